@@ -1,0 +1,15 @@
+# The two commands of README.md. Each one sets up what it needs first
+# (tools/setup_env.sh is idempotent and takes seconds when all is present).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= demo_out
+
+.PHONY: setup demo test
+setup:
+	bash tools/setup_env.sh $(VENV)
+
+demo: setup
+	$(PY) -m espnet_llm_entropy.bin.demo --out_dir $(DEMO_DIR)
+
+test: setup
+	$(PY) -m pytest -q
