@@ -15,7 +15,12 @@ from typing import List, Tuple
 # (ESPnet module, ClassChoices attribute, name, our class path). Filled in as
 # model classes are added; names must be lowercase (ESPnet's get_class looks
 # the raw name up in the dict).
-REGISTRATIONS: List[Tuple[str, str, str, str]] = []
+REGISTRATIONS: List[Tuple[str, str, str, str]] = [
+    ("espnet2.tasks.asr", "model_choices", "llm_asr",
+     "espnet_llm_entropy.models.llm_asr:LLMASRModel"),
+    ("espnet2.tasks.asr", "model_choices", "phoneme_ctc",
+     "espnet_llm_entropy.models.phoneme_ctc:PhonemeCTCModel"),
+]
 
 
 def _load(path: str):

@@ -1,0 +1,21 @@
+"""Train a phoneme-CTC encoder or an LLM-ASR model (ESPnet trainer).
+
+Same options as ``espnet2.bin.asr_train`` plus ours (see
+``espnet_llm_entropy.tasks.llm_asr``); ``--help`` lists them all and
+``--print_config`` prints a complete YAML config.
+"""
+
+from typing import List, Optional
+
+
+def main(cmd: Optional[List[str]] = None) -> None:
+    import espnet_llm_entropy
+
+    espnet_llm_entropy.register()
+    from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
+
+    LLMASRTask.main(cmd=cmd)
+
+
+if __name__ == "__main__":
+    main()

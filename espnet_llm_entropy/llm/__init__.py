@@ -1,0 +1,1 @@
+"""Small causal LMs built locally (tests, demo) and helpers to pretrain them."""

@@ -1,0 +1,150 @@
+"""Build and pretrain small Hugging Face causal LMs from a config, offline.
+
+The demo and the tests need a real ``AutoModelForCausalLM`` directory with a
+real tokenizer but cannot download one. :func:`build_causal_lm` creates a
+Qwen2 or Llama model of a chosen size from its config and saves it next to a
+tokenizer; :func:`pretrain_causal_lm` gives it language knowledge by
+next-token training on text (the corpus' training transcripts in the demo).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Sequence, Union
+
+import torch
+
+from espnet_llm_entropy.text.llm_tokenizer import load_llm_tokenizer, save_atomically
+
+ARCHITECTURES = {
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
+    "llama": ("LlamaConfig", "LlamaForCausalLM"),
+}
+
+
+@dataclass
+class TinyLMConfig:
+    """Size of a locally built causal LM."""
+
+    arch: str = "qwen2"
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 128
+    max_position_embeddings: int = 512
+    tie_word_embeddings: bool = True
+
+
+def build_causal_lm(
+    tokenizer_dir: Union[str, Path],
+    out_dir: Union[str, Path],
+    conf: TinyLMConfig = TinyLMConfig(),
+    seed: int = 0,
+):
+    """Create a randomly initialised causal LM sized by ``conf`` and save it.
+
+    Args:
+        tokenizer_dir: local tokenizer directory; copied into ``out_dir``.
+        out_dir: model directory (config.json, model.safetensors, tokenizer).
+        conf: architecture and size.
+        seed: initialisation seed.
+
+    Returns:
+        The model (float32, eval mode).
+    """
+    import transformers
+
+    if conf.arch not in ARCHITECTURES:
+        raise ValueError(f"arch={conf.arch!r}: expected one of {sorted(ARCHITECTURES)}")
+    config_cls_name, model_cls_name = ARCHITECTURES[conf.arch]
+    tok = load_llm_tokenizer(tokenizer_dir)
+    config = getattr(transformers, config_cls_name)(
+        vocab_size=len(tok),
+        hidden_size=conf.hidden_size,
+        intermediate_size=conf.intermediate_size,
+        num_hidden_layers=conf.num_layers,
+        num_attention_heads=conf.num_heads,
+        num_key_value_heads=conf.num_kv_heads,
+        max_position_embeddings=conf.max_position_embeddings,
+        tie_word_embeddings=conf.tie_word_embeddings,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = getattr(transformers, model_cls_name)(config)
+    save_model_dir(model, tok, out_dir)
+    return model.eval()
+
+
+def save_model_dir(model, tokenizer, out_dir: Union[str, Path]) -> None:
+    """Save model and tokenizer into one directory atomically."""
+
+    class _Both:
+        def save_pretrained(self, path):
+            model.save_pretrained(path)
+            tokenizer.save_pretrained(path)
+
+    save_atomically(_Both(), out_dir)
+
+
+def pretrain_causal_lm(
+    model_dir: Union[str, Path],
+    texts: Sequence[str],
+    steps: int = 300,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    seed: int = 0,
+    log_every: int = 50,
+) -> List[float]:
+    """Next-token training of the LM in ``model_dir`` on ``texts``; saves in place.
+
+    Each sentence is ``text + eos``; batches are right-padded and the padding
+    is excluded from the loss.
+
+    Returns:
+        The training loss (nats/token) at every step.
+    """
+    from tqdm import tqdm
+    from transformers import AutoModelForCausalLM
+
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise ValueError("pretrain_causal_lm: no training text")
+    tok = load_llm_tokenizer(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True)
+    model.train()
+    encoded = [tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for t in texts]
+    rng = random.Random(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * s / steps))
+    )
+    losses = []
+    for step in tqdm(range(steps), desc="pretrain LLM", leave=False):
+        batch = [encoded[rng.randrange(len(encoded))] for _ in range(batch_size)]
+        width = max(len(b) for b in batch)
+        ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, seq in enumerate(batch):
+            ids[i, : len(seq)] = torch.tensor(seq)
+            labels[i, : len(seq)] = torch.tensor(seq)
+            mask[i, : len(seq)] = 1
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if log_every and (step + 1) % log_every == 0:
+            logging.info("LLM pretraining step %d: loss %.3f", step + 1, losses[-1])
+    model.eval()
+    save_model_dir(model, tok, model_dir)
+    return losses

@@ -1,0 +1,246 @@
+"""LLM-ASR: speech encoder -> adaptor -> Hugging Face causal LLM (frozen / LoRA / full).
+
+Training input per utterance: ``[prompt_before][speech tokens][prompt_after]
+[transcript]``; the loss is the cross-entropy of the transcript tokens and
+EOS only. An optional auxiliary phone CTC on the encoder keeps the encoder's
+phonetic targets during joint training. The LM head is applied to the
+predicted positions only, never to the whole (B, L, V) grid.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from espnet2.torch_utils.device_funcs import force_gatherable
+from espnet2.train.abs_espnet_model import AbsESPnetModel
+
+from espnet_llm_entropy.models.adaptor import AbsAdaptor
+from espnet_llm_entropy.models.ctc_head import MLPCTCHead, ctc_loss_from_logits
+from espnet_llm_entropy.models.hf_causal_lm import (
+    HFCausalLM,
+    load_state_dict_without_base,
+)
+from espnet_llm_entropy.models.prompt_layout import (
+    assemble_prompted_inputs,
+    prediction_positions,
+)
+from espnet_llm_entropy.models.speech_encoder import SpeechEncoder, check_min_length
+
+
+class LLMASRModel(AbsESPnetModel):
+    """Encoder -> adaptor -> causal LLM speech recognizer.
+
+    Args:
+        vocab_size: phone inventory size (for the auxiliary CTC head).
+        token_list: the phone inventory.
+        speech_encoder: a :class:`SpeechEncoder`.
+        adaptor: an :class:`AbsAdaptor` whose output size equals the LLM hidden size.
+        llm: the :class:`HFCausalLM`.
+        tokenizer: the LLM's tokenizer (prompts are tokenized once here).
+        prompt_before: text placed before the speech tokens.
+        prompt_after: text placed after the speech tokens (``{lang}`` is
+            replaced by ``language`` when given).
+        language: optional language tag for ``prompt_after``.
+        ctc_weight: weight of the auxiliary phone CTC (0 disables it and no
+            CTC head is built).
+        ctc_head_hidden_size, ctc_head_layers: shape of the auxiliary head.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        token_list: Sequence[str],
+        speech_encoder: SpeechEncoder,
+        adaptor: AbsAdaptor,
+        llm: HFCausalLM,
+        tokenizer,
+        prompt_before: str = "Transcribe:",
+        prompt_after: str = "\n",
+        language: Optional[str] = None,
+        ctc_weight: float = 0.0,
+        ctc_head_hidden_size: int = 256,
+        ctc_head_layers: int = 3,
+    ):
+        super().__init__()
+        if adaptor.output_size() != llm.hidden_size:
+            raise ValueError(
+                f"adaptor output size {adaptor.output_size()} does not match the LLM "
+                f"hidden size {llm.hidden_size} (set adaptor_conf.output_size or leave it "
+                "unset so the task fills it in)"
+            )
+        if not 0.0 <= ctc_weight <= 1.0:
+            raise ValueError(f"model_conf.ctc_weight must be in [0, 1], got {ctc_weight}")
+        self.vocab_size = vocab_size
+        self.token_list = list(token_list)
+        self.speech_encoder = speech_encoder
+        self.adaptor = adaptor
+        self.llm = llm
+        self.tokenizer = tokenizer
+        self.ctc_weight = ctc_weight
+        self.ctc_head = (
+            MLPCTCHead(speech_encoder.output_size(), vocab_size, ctc_head_hidden_size, ctc_head_layers)
+            if ctc_weight > 0
+            else None
+        )
+        if language:
+            prompt_after = prompt_after.replace("{lang}", language)
+        self.register_buffer("prompt_before_ids", self._tokenize(prompt_before), persistent=False)
+        self.register_buffer("prompt_after_ids", self._tokenize(prompt_after), persistent=False)
+        self.eos_id = int(tokenizer.eos_token_id)
+        self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id)
+
+    def _tokenize(self, text: str) -> torch.Tensor:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+        return torch.tensor(ids, dtype=torch.long)
+
+    # ---------------------------------------------------------------- pieces
+    def encode(self, speech: torch.Tensor, speech_lengths: torch.Tensor):
+        """speech (B, S) -> encoder_out (B, T, D), lengths (B,)."""
+        enc, enc_lengths = self.speech_encoder(speech, speech_lengths)
+        check_min_length(speech_lengths, enc_lengths)
+        return enc, enc_lengths
+
+    def speech_embeddings(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (adaptor_out (B, T', H), its lengths, encoder_out (B, T, D), its lengths)."""
+        enc, enc_lengths = self.encode(speech, speech_lengths)
+        emb, emb_lengths = self.adaptor(enc, enc_lengths)
+        return emb, emb_lengths, enc, enc_lengths
+
+    def _prompts(self):
+        return self.llm.embed_tokens(self.prompt_before_ids), self.llm.embed_tokens(self.prompt_after_ids)
+
+    def transcript_nll(
+        self,
+        speech_emb: torch.Tensor,
+        speech_emb_lengths: torch.Tensor,
+        llm_tokens: torch.Tensor,
+        llm_tokens_lengths: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Teacher-forced NLL of transcript + EOS given the prompted speech.
+
+        Args:
+            speech_emb: (B, T', H) adaptor outputs (pass lengths of 0 for a
+                text-only prior).
+            speech_emb_lengths: (B,).
+            llm_tokens: (B, U) transcript ids padded with -1.
+            llm_tokens_lengths: (B,).
+
+        Returns:
+            nll: (N,) per predicted token (nats), N = sum(U_b + 1);
+            correct: (N,) bool, argmax == target;
+            row: (N,) utterance index of each predicted token.
+        """
+        bsz = speech_emb.size(0)
+        ids = llm_tokens.clamp(min=0)
+        prefix, suffix = self._prompts()
+        batch = assemble_prompted_inputs(
+            prefix, speech_emb, speech_emb_lengths, suffix,
+            self.llm.embed_tokens(ids), llm_tokens_lengths,
+        )
+        hidden = self.llm.hidden_states(batch.inputs_embeds, batch.attention_mask)
+        num_targets = llm_tokens_lengths + 1
+        pick = prediction_positions(batch, num_targets)
+        logits = self.llm.lm_head(hidden[pick]).float()  # (N, V)
+        targets = torch.cat([ids, ids.new_zeros(bsz, 1)], 1)
+        targets.scatter_(1, llm_tokens_lengths[:, None], self.eos_id)
+        tmask = torch.arange(targets.size(1), device=ids.device)[None] < num_targets[:, None]
+        target_flat = targets[tmask]
+        nll = torch.nn.functional.cross_entropy(logits, target_flat, reduction="none")
+        row = torch.arange(bsz, device=ids.device)[:, None].expand_as(tmask)[tmask]
+        return nll, logits.argmax(-1) == target_flat, row
+
+    # --------------------------------------------------------------- training
+    def forward(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        llm_tokens: torch.Tensor,
+        llm_tokens_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        """speech (B, S); text: phone ids (B, L); llm_tokens: LLM ids (B, U); pads -1."""
+        bsz = speech.size(0)
+        if bool((llm_tokens_lengths < 1).any()):
+            raise ValueError("empty transcript in a training batch (llm_tokens_lengths == 0)")
+        llm_tokens = llm_tokens[:, : llm_tokens_lengths.max()]
+        emb, emb_lengths, enc, enc_lengths = self.speech_embeddings(speech, speech_lengths)
+        nll, correct, _ = self.transcript_nll(emb, emb_lengths, llm_tokens, llm_tokens_lengths)
+        loss_llm = nll.sum() / bsz
+        stats = {"loss_llm": loss_llm.detach(), "acc": correct.float().mean().detach()}
+        loss = loss_llm
+        if self.ctc_head is not None:
+            text = text[:, : text_lengths.max()]
+            loss_ctc = ctc_loss_from_logits(self.ctc_head(enc), enc_lengths, text, text_lengths)
+            loss = (1 - self.ctc_weight) * loss_llm + self.ctc_weight * loss_ctc
+            stats["loss_ctc"] = loss_ctc.detach()
+        stats["loss"] = loss.detach()
+        stats["token_nll"] = (nll.sum() / nll.numel()).detach()
+        return force_gatherable((loss, stats, bsz), loss.device)
+
+    def collect_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs):
+        feats, feats_lengths = self.speech_encoder.extract_feats(speech, speech_lengths)
+        return {"feats": feats, "feats_lengths": feats_lengths}
+
+    # -------------------------------------------------------------- inference
+    @torch.no_grad()
+    def generate(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        max_new_tokens: int = 64,
+        num_beams: int = 1,
+        **generate_kwargs,
+    ) -> List[List[int]]:
+        """Batched left-padded generation with the KV cache (greedy or beam).
+
+        Args:
+            speech: (B, S), speech_lengths: (B,).
+            max_new_tokens: upper bound on generated tokens.
+            num_beams: 1 = greedy.
+            generate_kwargs: passed to ``transformers`` ``generate``
+                (``stopping_criteria``, ``logits_processor``, ...).
+
+        Returns:
+            B lists of token ids, EOS and padding removed.
+        """
+        emb, emb_lengths, _, _ = self.speech_embeddings(speech, speech_lengths)
+        prefix, suffix = self._prompts()
+        batch = assemble_prompted_inputs(prefix, emb, emb_lengths, suffix, left_pad=True)
+        out = self.llm.generate(
+            inputs_embeds=batch.inputs_embeds,
+            attention_mask=batch.attention_mask,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=False,
+            eos_token_id=self.eos_id,
+            pad_token_id=self.pad_id,
+            **generate_kwargs,
+        )
+        results = []
+        for row in out.tolist():
+            if self.eos_id in row:
+                row = row[: row.index(self.eos_id)]
+            results.append([t for t in row if t != self.pad_id])
+        return results
+
+    # ------------------------------------------------------------ checkpoints
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Load a checkpoint that leaves the frozen base LLM out (see HFCausalLM).
+
+        Always checks that every key other than the base LLM's matches,
+        because ESPnet's ``build_model_from_file`` loads with ``strict=False``.
+        """
+        return load_state_dict_without_base(self, state_dict, strict=True)
+
+
+def max_tokens_for_audio(
+    num_samples: int, sample_rate: int = 16000, tokens_per_second: float = 8.0, minimum: int = 4
+) -> int:
+    """Upper bound of transcript tokens for an utterance of ``num_samples``."""
+    return minimum + int(math.ceil(num_samples / sample_rate * tokens_per_second))

@@ -1,0 +1,197 @@
+"""``LLMASRTask``: ESPnet's ASR task extended with our models.
+
+Same command line as ``espnet2.bin.asr_train`` (``--frontend``, ``--specaug``,
+``--normalize``, ``--encoder`` with every ESPnet encoder, ``--token_list``,
+``--print_config``, YAML configs ...) plus:
+
+* ``--model {llm_asr,phoneme_ctc}`` / ``--model_conf``;
+* ``--adaptor frame_stack_mlp`` / ``--adaptor_conf`` (output size defaults
+  to the LLM hidden size);
+* ``--llm {hf_causal_lm,none}`` / ``--llm_conf`` (``path``, ``train_mode``,
+  ``lora_conf``);
+* ``--phonemizer_conf``, ``--robustness_aug_conf`` (training-time silence
+  padding and noise), ``--speech_encoder_init`` (strictly verified encoder
+  weights from a phoneme-CTC checkpoint or a published encoder version).
+
+``--token_list`` is the phone inventory (the CTC vocabulary); the LLM keeps
+its own tokenizer, loaded from ``llm_conf.path``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Callable, Dict, Optional
+
+import numpy as np
+import torch
+from espnet2.tasks.asr import (
+    ASRTask,
+    encoder_choices,
+    frontend_choices,
+    normalize_choices,
+    specaug_choices,
+)
+from espnet2.train.abs_espnet_model import AbsESPnetModel
+from espnet2.train.class_choices import ClassChoices
+from espnet2.utils.nested_dict_action import NestedDictAction
+from espnet2.utils.types import str_or_none
+
+from espnet_llm_entropy.models.adaptor import AbsAdaptor, FrameStackMLPAdaptor
+from espnet_llm_entropy.models.encoder_checkpoint import load_speech_encoder
+from espnet_llm_entropy.models.hf_causal_lm import HFCausalLM
+from espnet_llm_entropy.models.llm_asr import LLMASRModel
+from espnet_llm_entropy.models.phoneme_ctc import PhonemeCTCModel
+from espnet_llm_entropy.models.speech_encoder import SpeechEncoder
+from espnet_llm_entropy.tasks.preprocessor import LLMASRPreprocessor
+
+model_choices = ClassChoices(
+    "model",
+    classes=dict(llm_asr=LLMASRModel, phoneme_ctc=PhonemeCTCModel),
+    type_check=AbsESPnetModel,
+    default="llm_asr",
+)
+adaptor_choices = ClassChoices(
+    "adaptor",
+    classes=dict(frame_stack_mlp=FrameStackMLPAdaptor),
+    type_check=AbsAdaptor,
+    default="frame_stack_mlp",
+    optional=True,
+)
+llm_choices = ClassChoices(
+    "llm",
+    classes=dict(hf_causal_lm=HFCausalLM),
+    type_check=torch.nn.Module,
+    default="hf_causal_lm",
+    optional=True,
+)
+
+
+def _build_optional(choices: ClassChoices, name: Optional[str], conf: Dict, **kwargs):
+    if name is None:
+        return None
+    return choices.get_class(name)(**kwargs, **conf)
+
+
+class LLMASRTask(ASRTask):
+    """ESPnet task for phoneme-CTC encoders and LLM-ASR models."""
+
+    class_choices_list = [
+        frontend_choices,
+        specaug_choices,
+        normalize_choices,
+        model_choices,
+        encoder_choices,
+        adaptor_choices,
+        llm_choices,
+    ]
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser):
+        super().add_task_arguments(parser)
+        group = parser.add_argument_group(description="espnet-llm-entropy")
+        group.add_argument(
+            "--phonemizer_conf",
+            action=NestedDictAction,
+            default=dict(),
+            help="Keyword arguments of espnet_llm_entropy.text.phonemizer.Phonemizer",
+        )
+        group.add_argument(
+            "--robustness_aug_conf",
+            action=NestedDictAction,
+            default=None,
+            help="Training-time silence padding + noise mixing "
+            "(espnet_llm_entropy.augment.RobustnessAugmentation options); "
+            "None disables it",
+        )
+        group.add_argument(
+            "--speech_encoder_init",
+            type=str_or_none,
+            default=None,
+            help="Checkpoint whose speech encoder weights initialise ours "
+            "(a phoneme-CTC model checkpoint or a published encoder_v<N>.pth); "
+            "every key must match",
+        )
+
+    @classmethod
+    def build_preprocess_fn(
+        cls, args: argparse.Namespace, train: bool
+    ) -> Optional[Callable[[str, Dict[str, np.ndarray]], Dict[str, np.ndarray]]]:
+        if not args.use_preprocessor:
+            return None
+        tokenizer = None
+        if getattr(args, "llm", None) is not None:
+            from espnet_llm_entropy.text.llm_tokenizer import load_llm_tokenizer
+
+            tokenizer = load_llm_tokenizer(_llm_path(args))
+        augmentation = None
+        if train and getattr(args, "robustness_aug_conf", None):
+            from espnet_llm_entropy.augment import RobustnessAugmentation
+
+            augmentation = RobustnessAugmentation(**args.robustness_aug_conf)
+        return LLMASRPreprocessor(
+            train=train,
+            token_list=args.token_list,
+            llm_tokenizer=tokenizer,
+            phonemizer_conf=args.phonemizer_conf,
+            augmentation=augmentation,
+            seed=args.seed,
+        )
+
+    @classmethod
+    def optional_data_names(cls, train: bool = True, inference: bool = False):
+        return ()
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace) -> AbsESPnetModel:
+        if isinstance(args.token_list, str):
+            with open(args.token_list, encoding="utf-8") as f:
+                args.token_list = [line.rstrip() for line in f]
+        if not args.token_list:
+            raise ValueError("--token_list (the phone inventory) is required")
+        token_list = list(args.token_list)
+
+        frontend = None
+        input_size = args.input_size
+        if input_size is None:
+            frontend = _build_optional(frontend_choices, args.frontend, args.frontend_conf)
+            input_size = frontend.output_size()
+        specaug = _build_optional(specaug_choices, args.specaug, args.specaug_conf)
+        normalize = _build_optional(normalize_choices, args.normalize, args.normalize_conf)
+        encoder = encoder_choices.get_class(args.encoder)(input_size=input_size, **args.encoder_conf)
+        speech_encoder = SpeechEncoder(frontend, specaug, normalize, encoder)
+
+        parts = {"speech_encoder": speech_encoder}
+        if getattr(args, "llm", None) is not None:
+            from espnet_llm_entropy.text.llm_tokenizer import load_llm_tokenizer
+
+            llm = llm_choices.get_class(args.llm)(**args.llm_conf)
+            adaptor_conf = dict(args.adaptor_conf)
+            adaptor_conf.setdefault("output_size", llm.hidden_size)
+            parts["llm"] = llm
+            parts["tokenizer"] = load_llm_tokenizer(_llm_path(args))
+            parts["adaptor"] = _build_optional(
+                adaptor_choices, args.adaptor, adaptor_conf, input_size=encoder.output_size()
+            )
+        model_class = model_choices.get_class(args.model)
+        try:
+            model = model_class(
+                vocab_size=len(token_list), token_list=token_list, **parts, **args.model_conf
+            )
+        except TypeError as e:
+            raise TypeError(
+                f"--model {args.model} cannot be built from these options ({e}); "
+                "phoneme_ctc needs --llm none, llm_asr needs --llm hf_causal_lm "
+                "--llm_conf path=<local model dir>; check the model_conf keys"
+            ) from e
+        if getattr(args, "speech_encoder_init", None):
+            load_speech_encoder(model, args.speech_encoder_init)
+        return model
+
+
+def _llm_path(args: argparse.Namespace) -> str:
+    path = (args.llm_conf or {}).get("path")
+    if not path:
+        raise ValueError("--llm_conf path=<local Hugging Face model directory> is required")
+    return path
+

@@ -1,0 +1,86 @@
+"""Preprocessing for our task: one Kaldi ``text`` -> two target streams.
+
+``text`` (a transcript string) becomes
+  * ``text``: phone ids from the phone front-end and the phone inventory
+    (targets of the CTC head), and
+  * ``llm_tokens``: ids from the LLM's own tokenizer (targets of the LLM).
+Unknown phones map to ``<unk>``; they are counted and reported, never
+silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Dict, Optional, Sequence, Union
+
+import numpy as np
+from espnet2.train.preprocessor import AbsPreprocessor
+
+
+class LLMASRPreprocessor(AbsPreprocessor):
+    """Builds ``text`` (phone ids) and ``llm_tokens`` (LLM ids) from a transcript.
+
+    Args:
+        train: training mode (augmentation only applies then).
+        token_list: phone inventory (path or list; ``<blank>`` first).
+        llm_tokenizer: a tokenizer (or None for a phone-only model).
+        phonemizer_conf: keyword arguments of :class:`Phonemizer`.
+        augmentation: optional callable ``(wave (T,), rng) -> wave (T',)``
+            applied to ``speech`` in training only.
+        seed: seed of the augmentation's random generator.
+    """
+
+    def __init__(
+        self,
+        train: bool,
+        token_list: Union[str, Sequence[str]],
+        llm_tokenizer=None,
+        phonemizer_conf: Optional[Dict] = None,
+        augmentation=None,
+        seed: int = 0,
+        speech_name: str = "speech",
+        text_name: str = "text",
+    ):
+        super().__init__(train)
+        from espnet_llm_entropy.text.phone_inventory import PhoneInventory
+        from espnet_llm_entropy.text.phonemizer import Phonemizer
+
+        if isinstance(token_list, str):
+            self.inventory = PhoneInventory.from_file(token_list)
+        else:
+            self.inventory = PhoneInventory(list(token_list))
+        self.phonemizer = Phonemizer(**(phonemizer_conf or {}))
+        self.llm_tokenizer = llm_tokenizer
+        self.augmentation = augmentation
+        self.rng = np.random.default_rng(seed)
+        self.speech_name = speech_name
+        self.text_name = text_name
+
+    def __call__(self, uid: str, data: Dict[str, Union[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+        if self.speech_name in data:
+            wave = np.asarray(data[self.speech_name])
+            if self.train and self.augmentation is not None:
+                wave = self.augmentation(wave, self.rng)
+            data[self.speech_name] = wave.astype(np.float32)
+        if self.text_name in data and isinstance(data[self.text_name], str):
+            transcript = data[self.text_name]
+            if not transcript.strip():
+                raise ValueError(
+                    f"utterance {uid}: empty transcript in '{self.text_name}' "
+                    "(remove it from training data; empty references belong to "
+                    "non-speech test sets, which are decoded without text)"
+                )
+            phones = self.phonemizer(transcript)
+            ids = self.inventory.encode(phones)
+            n_unk = sum(1 for i in ids if i == self.inventory.unk_id)
+            if n_unk:
+                logging.warning(
+                    "utterance %s: %d of %d phones are not in the phone inventory -> <unk> "
+                    "(%d/%d so far in this process); rebuild the inventory from the data",
+                    uid, n_unk, len(ids), self.inventory.num_unknown, self.inventory.num_encoded,
+                )
+            data[self.text_name] = np.asarray(ids, dtype=np.int64)
+            if self.llm_tokenizer is not None:
+                tok_ids = self.llm_tokenizer(transcript, add_special_tokens=False)["input_ids"]
+                data["llm_tokens"] = np.asarray(tok_ids, dtype=np.int64)
+        return data
