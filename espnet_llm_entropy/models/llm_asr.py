@@ -196,7 +196,7 @@ class LLMASRModel(AbsESPnetModel):
         max_new_tokens: int = 64,
         num_beams: int = 1,
         **generate_kwargs,
-    ) -> List[List[int]]:
+    ) -> Tuple[List[List[int]], List[float]]:
         """Batched left-padded generation with the KV cache (greedy or beam).
 
         Args:
@@ -207,7 +207,8 @@ class LLMASRModel(AbsESPnetModel):
                 (``stopping_criteria``, ``logits_processor``, ...).
 
         Returns:
-            B lists of token ids, EOS and padding removed.
+            token ids: B lists, EOS and what follows removed;
+            scores: B log-probabilities (nats) of the kept tokens plus EOS.
         """
         emb, emb_lengths, _, _ = self.speech_embeddings(speech, speech_lengths)
         prefix, suffix = self._prompts()
@@ -220,14 +221,20 @@ class LLMASRModel(AbsESPnetModel):
             do_sample=False,
             eos_token_id=self.eos_id,
             pad_token_id=self.pad_id,
+            return_dict_in_generate=True,
+            output_scores=True,
             **generate_kwargs,
         )
-        results = []
-        for row in out.tolist():
-            if self.eos_id in row:
-                row = row[: row.index(self.eos_id)]
-            results.append([t for t in row if t != self.pad_id])
-        return results
+        steps = self.llm.model.compute_transition_scores(
+            out.sequences, out.scores, getattr(out, "beam_indices", None), normalize_logits=True
+        )
+        ids_out, scores = [], []
+        for row, step_scores in zip(out.sequences.tolist(), steps.tolist()):
+            n = row.index(self.eos_id) if self.eos_id in row else len(row)
+            ids_out.append(row[:n])
+            kept = step_scores[: min(n + 1, len(step_scores))]
+            scores.append(float(sum(v for v in kept if v > float("-inf"))))
+        return ids_out, scores
 
     # ------------------------------------------------------------ checkpoints
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):

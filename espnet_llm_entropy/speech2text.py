@@ -1,0 +1,105 @@
+"""Programmatic recognition with a trained LLM-ASR model (like ESPnet's Speech2Text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from espnet_llm_entropy.models.llm_asr import max_tokens_for_audio
+
+
+@dataclass
+class Hypothesis:
+    """One recognition result.
+
+    Attributes:
+        text: the decoded transcript.
+        tokens: the LLM tokens as strings.
+        token_ids: the LLM token ids.
+        score: log-probability (nats) of the tokens and EOS.
+    """
+
+    text: str
+    tokens: List[str]
+    token_ids: List[int]
+    score: float
+
+
+class LLMSpeech2Text:
+    """Load an LLM-ASR experiment and transcribe waveforms.
+
+    Args:
+        asr_train_config: the experiment's ``config.yaml``.
+        asr_model_file: a checkpoint (``valid.acc.best.pth`` ...).
+        device: "cpu" or "cuda".
+        beam_size: 1 = greedy search.
+        max_tokens_per_second: output length bound per second of audio.
+        min_tokens: added to that bound.
+        generate_kwargs: extra ``transformers`` ``generate`` options
+            (``stopping_criteria``, ``logits_processor`` ...).
+
+    Example:
+        >>> s2t = LLMSpeech2Text("exp/sft/config.yaml", "exp/sft/valid.acc.best.pth")
+        >>> s2t(waveform_16k)[0].text
+    """
+
+    def __init__(
+        self,
+        asr_train_config: Union[str, Path],
+        asr_model_file: Optional[Union[str, Path]] = None,
+        device: str = "cpu",
+        beam_size: int = 1,
+        max_tokens_per_second: float = 8.0,
+        min_tokens: int = 4,
+        generate_kwargs: Optional[dict] = None,
+    ):
+        import espnet_llm_entropy
+        from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
+
+        espnet_llm_entropy.register()
+        model, args = LLMASRTask.build_model_from_file(asr_train_config, asr_model_file, device)
+        if not hasattr(model, "generate"):
+            raise ValueError(
+                f"{asr_train_config} describes a {type(model).__name__}, not an LLM-ASR "
+                "model (use the phone recognizer for phoneme-CTC experiments)"
+            )
+        self.model = model.eval()
+        self.args = args
+        self.device = device
+        self.beam_size = beam_size
+        self.max_tokens_per_second = max_tokens_per_second
+        self.min_tokens = min_tokens
+        self.generate_kwargs = dict(generate_kwargs or {})
+        self.sample_rate = int((args.frontend_conf or {}).get("fs", 16000))
+
+    @torch.no_grad()
+    def batch(self, waves: Sequence[Union[np.ndarray, torch.Tensor]]) -> List[Hypothesis]:
+        """Transcribe several waveforms (each (S,), float, 16 kHz) in one batch."""
+        waves = [torch.as_tensor(np.asarray(w), dtype=torch.float32) for w in waves]
+        lengths = torch.tensor([w.numel() for w in waves], dtype=torch.long)
+        speech = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(self.device)
+        max_new = max_tokens_for_audio(
+            int(lengths.max()), self.sample_rate, self.max_tokens_per_second, self.min_tokens
+        )
+        ids, scores = self.model.generate(
+            speech, lengths.to(self.device), max_new_tokens=max_new,
+            num_beams=self.beam_size, **self.generate_kwargs,
+        )
+        tok = self.model.tokenizer
+        return [
+            Hypothesis(
+                text=tok.decode(i, skip_special_tokens=True).strip(),
+                tokens=tok.convert_ids_to_tokens(i),
+                token_ids=i,
+                score=s,
+            )
+            for i, s in zip(ids, scores)
+        ]
+
+    def __call__(self, wave: Union[np.ndarray, torch.Tensor]) -> List[Hypothesis]:
+        """Transcribe one waveform (S,); returns a one-element n-best list."""
+        return self.batch([wave])

@@ -1,0 +1,1 @@
+"""Builders of tiny real components for tests and examples (lhotse-style ``testing``)."""

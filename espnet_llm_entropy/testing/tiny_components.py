@@ -1,0 +1,71 @@
+"""Tiny but real components: a locally trained tokenizer + causal LM, a small conformer.
+
+Everything is built from configs on the fly (nothing downloads), small
+enough that a forward/backward pass takes milliseconds on a CPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Sequence
+
+TINY_TEXTS = (
+    "你好 世界",
+    "今天 天气 很好",
+    "打开 the light",
+    "hello world",
+    "open the door please",
+    "good morning everyone",
+    "我 有 三 个 apple",
+    "明天 见 see you tomorrow",
+)
+
+
+def make_tiny_llm_dir(
+    out_dir: Path,
+    texts: Sequence[str] = TINY_TEXTS,
+    arch: str = "qwen2",
+    hidden_size: int = 32,
+    vocab_size: int = 300,
+    seed: int = 0,
+) -> Path:
+    """Train a byte-level BPE tokenizer on ``texts`` and save a random causal LM with it."""
+    from espnet_llm_entropy.llm.tiny_lm import TinyLMConfig, build_causal_lm
+    from espnet_llm_entropy.text.llm_tokenizer import train_bpe_tokenizer
+
+    out_dir = Path(out_dir)
+    tok_dir = out_dir.parent / f"{out_dir.name}_tokenizer"
+    train_bpe_tokenizer(list(texts) * 4, tok_dir, vocab_size=vocab_size, min_frequency=1)
+    conf = TinyLMConfig(
+        arch=arch, hidden_size=hidden_size, num_layers=2, num_heads=4,
+        num_kv_heads=2, intermediate_size=2 * hidden_size,
+    )
+    build_causal_lm(tok_dir, out_dir, conf, seed=seed)
+    return out_dir
+
+
+def tiny_encoder_conf(output_size: int = 32) -> Dict:
+    """ESPnet conformer options for a 2-block, 4x-subsampling encoder."""
+    return dict(
+        output_size=output_size, attention_heads=2, linear_units=2 * output_size,
+        num_blocks=2, input_layer="conv2d", cnn_module_kernel=7,
+    )
+
+
+def build_tiny_speech_encoder(output_size: int = 32, specaug: bool = True):
+    """A real ESPnet fbank frontend + SpecAugment + utterance MVN + conformer."""
+    from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
+    from espnet2.asr.frontend.default import DefaultFrontend
+    from espnet2.asr.specaug.specaug import SpecAug
+    from espnet2.layers.utterance_mvn import UtteranceMVN
+
+    from espnet_llm_entropy.models.speech_encoder import SpeechEncoder
+
+    frontend = DefaultFrontend(n_fft=256, hop_length=160, n_mels=20)
+    aug = (
+        SpecAug(apply_time_warp=False, freq_mask_width_range=(0, 5), num_freq_mask=1,
+                time_mask_width_range=(0, 10), num_time_mask=1)
+        if specaug else None
+    )
+    encoder = ConformerEncoder(input_size=20, **tiny_encoder_conf(output_size))
+    return SpeechEncoder(frontend, aug, UtteranceMVN(), encoder)
