@@ -9,10 +9,15 @@ from typing import List, Optional
 
 
 def main(cmd: Optional[List[str]] = None) -> None:
+    import contextlib
+    import sys
+
     import espnet_llm_entropy
 
-    espnet_llm_entropy.register()
-    from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
+    # ESPnet prints an import notice on stdout; keep stdout clean for --print_config
+    with contextlib.redirect_stdout(sys.stderr):
+        espnet_llm_entropy.register()
+        from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
 
     LLMASRTask.main(cmd=cmd)
 

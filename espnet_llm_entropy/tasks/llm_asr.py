@@ -20,7 +20,7 @@ its own tokenizer, loaded from ``llm_conf.path``.
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from typing import Callable, Dict, Optional
 
 import numpy as np
@@ -85,6 +85,11 @@ class LLMASRTask(ASRTask):
         adaptor_choices,
         llm_choices,
     ]
+
+    @classmethod
+    def print_config(cls, file=None) -> None:
+        """``--print_config``: ESPnet's, always to the current ``sys.stdout``."""
+        super().print_config(file=file or sys.stdout)
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):

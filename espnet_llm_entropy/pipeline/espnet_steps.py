@@ -1,0 +1,107 @@
+"""ESPnet training/statistics/decoding steps, as the command lines asr.sh would run.
+
+Each step builds the argument list of one of our entry points
+(``llm_asr_train``, ``llm_asr_inference``) and runs it either in this
+process (cheap: no re-import of ESPnet, used by the demo and tests) or as a
+subprocess (``python -m espnet_llm_entropy.bin.<tool> ...``). The argument
+lists are exactly those of asr.sh stages 10-12, so what the demo runs is
+what a recipe runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+
+def data_options(split: str, data_dir: Path, stats_dir: Optional[Path], with_text: bool = True) -> List[str]:
+    """``--{split}_data_path_and_name_and_type`` (+ ``--{split}_shape_file``) options.
+
+    Args:
+        split: "train" or "valid".
+        data_dir: Kaldi data dir with ``wav.scp`` (and ``text``).
+        stats_dir: collect-stats output with ``{split}/speech_shape``; None
+            during statistics collection itself (then ``wav.scp`` lengths are
+            not known and ESPnet uses the data dir's own ``utt2spk`` keys).
+    """
+    opts = [f"--{split}_data_path_and_name_and_type", f"{data_dir}/wav.scp,speech,sound"]
+    if with_text:
+        opts += [f"--{split}_data_path_and_name_and_type", f"{data_dir}/text,text,text"]
+    shape = (stats_dir / split / "speech_shape") if stats_dir else (data_dir / "utt2spk")
+    opts += [f"--{split}_shape_file", str(shape)]
+    return opts
+
+
+def run_entry_point(module: str, args: Sequence[str], in_process: bool = True, log_file: Optional[Path] = None) -> None:
+    """Run ``python -m espnet_llm_entropy.bin.<module> args``.
+
+    In-process runs call the module's ``main(cmd)``; subprocess runs write
+    their output to ``log_file`` (if given) and raise on a non-zero exit
+    with the command and the log's tail.
+    """
+    args = [str(a) for a in args]
+    full = f"espnet_llm_entropy.bin.{module}"
+    logging.info("running: python -m %s %s", full, " ".join(shlex.quote(a) for a in args))
+    if in_process:
+        import importlib
+
+        importlib.import_module(full).main(args)
+        return
+    cmd = [sys.executable, "-m", full, *args]
+    if log_file is None:
+        subprocess.run(cmd, check=True)
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "w") as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-25:])
+        raise RuntimeError(f"command failed ({proc.returncode}): {shlex.join(cmd)}\n--- {log_file} ---\n{tail}")
+
+
+def collect_stats(
+    config: Path, token_list: Path, train_dir: Path, valid_dir: Path, stats_dir: Path,
+    extra: Sequence[str] = (), in_process: bool = True,
+) -> Path:
+    """asr.sh stage 10: shape files and feature statistics into ``stats_dir``."""
+    args = [
+        "--collect_stats", "true", "--config", config, "--token_list", token_list,
+        "--output_dir", stats_dir, "--ngpu", "0", "--use_preprocessor", "true",
+        *data_options("train", train_dir, None), *data_options("valid", valid_dir, None),
+        *extra,
+    ]
+    run_entry_point("llm_asr_train", args, in_process)
+    return stats_dir
+
+
+def train(
+    config: Path, token_list: Path, train_dir: Path, valid_dir: Path, stats_dir: Path,
+    exp_dir: Path, extra: Sequence[str] = (), in_process: bool = True,
+) -> Path:
+    """asr.sh stage 11: one ESPnet training run into ``exp_dir`` (resumable)."""
+    args = [
+        "--config", config, "--token_list", token_list, "--output_dir", exp_dir,
+        "--ngpu", "0", "--resume", "true", "--use_preprocessor", "true",
+        *data_options("train", train_dir, stats_dir), *data_options("valid", valid_dir, stats_dir),
+        *extra,
+    ]
+    run_entry_point("llm_asr_train", args, in_process)
+    return exp_dir
+
+
+def decode(
+    exp_dir: Path, model_file: Path, data_dir: Path, out_dir: Path,
+    batch_size: int = 8, extra: Sequence[str] = (), in_process: bool = True,
+) -> Path:
+    """asr.sh stage 12: decode ``data_dir`` into ``out_dir/1best_recog``."""
+    args = [
+        "--asr_train_config", exp_dir / "config.yaml", "--asr_model_file", model_file,
+        "--output_dir", out_dir, "--data_path_and_name_and_type", f"{data_dir}/wav.scp,speech,sound",
+        "--batch_size", str(batch_size), "--ngpu", "0", *extra,
+    ]
+    run_entry_point("llm_asr_inference", args, in_process)
+    return out_dir / "1best_recog"

@@ -1,0 +1,44 @@
+"""Prepare a tiny experiment from a mini corpus: phone inventory, LLM, statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from espnet_llm_entropy.pipeline import espnet_steps
+from espnet_llm_entropy.testing.tiny_components import make_tiny_llm_dir
+
+REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+@dataclass
+class TinyExperiment:
+    """Paths of a prepared tiny experiment."""
+
+    root: Path
+    data: Path
+    phones: Path
+    llm_dir: Path
+    stats: Path
+    pretrain_config: Path
+    sft_config: Path
+
+
+def read_transcripts(text_file: Path):
+    """Transcripts (without ids) of a Kaldi text file."""
+    lines = text_file.read_text(encoding="utf-8").splitlines()
+    return [ln.split(maxsplit=1)[1] for ln in lines if len(ln.split(maxsplit=1)) == 2]
+
+
+def prepare_tiny_experiment(root: Path) -> TinyExperiment:
+    """Phone inventory from train, tiny LLM on train transcripts, ESPnet stats."""
+    data = root / "data"
+    phones = root / "phones.txt"
+    espnet_steps.run_entry_point(
+        "text_to_phones",
+        ["--in", data / "train" / "text", "--out", root / "train.phn", "--inventory", phones],
+    )
+    llm_dir = make_tiny_llm_dir(root / "llm", texts=read_transcripts(data / "train" / "text"))
+    pre = REPO_CONF / "tiny" / "pretrain_phoneme_ctc.yaml"
+    stats = espnet_steps.collect_stats(pre, phones, data / "train", data / "dev", root / "stats")
+    return TinyExperiment(root, data, phones, llm_dir, stats, pre, REPO_CONF / "tiny" / "sft_llm_asr.yaml")
