@@ -9,7 +9,6 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from espnet_llm_entropy.models.llm_asr import max_tokens_for_audio
 
 
 @dataclass
@@ -37,10 +36,10 @@ class LLMSpeech2Text:
         asr_model_file: a checkpoint (``valid.acc.best.pth`` ...).
         device: "cpu" or "cuda".
         beam_size: 1 = greedy search.
-        max_tokens_per_second: output length bound per second of audio.
-        min_tokens: added to that bound.
-        generate_kwargs: extra ``transformers`` ``generate`` options
-            (``stopping_criteria``, ``logits_processor`` ...).
+        decoding_guard_conf: options of
+            :class:`espnet_llm_entropy.decoding.DecodingGuardConfig`: output
+            budget per second of audio, repetition-loop stop and trimming,
+            no-repeat n-gram, repetition penalty.
 
     Example:
         >>> s2t = LLMSpeech2Text("exp/sft/config.yaml", "exp/sft/valid.acc.best.pth")
@@ -53,11 +52,10 @@ class LLMSpeech2Text:
         asr_model_file: Optional[Union[str, Path]] = None,
         device: str = "cpu",
         beam_size: int = 1,
-        max_tokens_per_second: float = 8.0,
-        min_tokens: int = 4,
-        generate_kwargs: Optional[dict] = None,
+        decoding_guard_conf: Optional[dict] = None,
     ):
         import espnet_llm_entropy
+        from espnet_llm_entropy.decoding import DecodingGuardConfig
         from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
 
         espnet_llm_entropy.register()
@@ -71,9 +69,7 @@ class LLMSpeech2Text:
         self.args = args
         self.device = device
         self.beam_size = beam_size
-        self.max_tokens_per_second = max_tokens_per_second
-        self.min_tokens = min_tokens
-        self.generate_kwargs = dict(generate_kwargs or {})
+        self.guard = DecodingGuardConfig.from_dict(decoding_guard_conf)
         self.sample_rate = int((args.frontend_conf or {}).get("fs", 16000))
 
     @torch.no_grad()
@@ -82,13 +78,16 @@ class LLMSpeech2Text:
         waves = [torch.as_tensor(np.asarray(w), dtype=torch.float32) for w in waves]
         lengths = torch.tensor([w.numel() for w in waves], dtype=torch.long)
         speech = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(self.device)
-        max_new = max_tokens_for_audio(
-            int(lengths.max()), self.sample_rate, self.max_tokens_per_second, self.min_tokens
-        )
+        from espnet_llm_entropy.decoding import build_logits_processors, build_stopping_criteria
+
+        budgets = self.guard.max_new_tokens_for_durations(lengths.double() / self.sample_rate)
         ids, scores = self.model.generate(
-            speech, lengths.to(self.device), max_new_tokens=max_new,
-            num_beams=self.beam_size, **self.generate_kwargs,
+            speech, lengths.to(self.device), max_new_tokens=int(budgets.max()),
+            num_beams=self.beam_size,
+            stopping_criteria=build_stopping_criteria(self.guard, 0, budgets),
+            logits_processor=build_logits_processors(self.guard),
         )
+        ids = [self.guard.postprocess(i) for i in ids]
         tok = self.model.tokenizer
         return [
             Hypothesis(

@@ -19,6 +19,7 @@ from typing import List, Optional
 
 import torch
 from espnet2.utils import config_argparse
+from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str2triple_str, str_or_none
 
 UNSUPPORTED_WHEN_SET = ("lm_train_config", "lm_file", "word_lm_train_config", "word_lm_file", "ngram_file")
@@ -46,15 +47,16 @@ def get_parser() -> argparse.ArgumentParser:
     add("--batch_size", type=int, default=1)
     add("--nbest", type=int, default=1, help="only 1 is supported")
     add("--beam_size", type=int, default=1, help="1 = greedy search")
-    add("--maxlenratio", type=float, default=0.0, help="ignored; see --max_tokens_per_second")
+    add("--maxlenratio", type=float, default=0.0, help="ignored; see --decoding_guard_conf")
     add("--minlenratio", type=float, default=0.0, help="ignored")
     add("--penalty", type=float, default=0.0, help="ignored")
     add("--ctc_weight", type=float, default=0.0, help="must be 0 (no CTC rescoring)")
     add("--lm_weight", type=float, default=0.0, help="ignored")
     add("--ngram_weight", type=float, default=0.0, help="ignored")
-    add("--max_tokens_per_second", type=float, default=8.0,
-        help="maximum output tokens per second of audio (hallucination guard)")
-    add("--min_tokens", type=int, default=4, help="added to the duration-based bound")
+    add("--decoding_guard_conf", action=NestedDictAction, default=dict(),
+        help="hallucination guards (espnet_llm_entropy.decoding.DecodingGuardConfig): "
+        "tokens_per_second, min_tokens, length_slack, max_tokens, stop_on_loop, loop_*, "
+        "trim_loop, no_repeat_ngram_size, repetition_penalty")
     add("--token_type", type=str_or_none, default=None, help="ignored (the LLM tokenizer is used)")
     add("--bpemodel", type=str_or_none, default=None, help="ignored")
     return parser
@@ -81,7 +83,7 @@ def inference(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     s2t = LLMSpeech2Text(
         args.asr_train_config, args.asr_model_file, device=device, beam_size=args.beam_size,
-        max_tokens_per_second=args.max_tokens_per_second, min_tokens=args.min_tokens,
+        decoding_guard_conf=args.decoding_guard_conf,
     )
     loader = LLMASRTask.build_streaming_iterator(
         args.data_path_and_name_and_type,

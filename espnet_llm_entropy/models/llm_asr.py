@@ -9,7 +9,6 @@ predicted positions only, never to the whole (B, L, V) grid.
 
 from __future__ import annotations
 
-import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -229,8 +228,10 @@ class LLMASRModel(AbsESPnetModel):
             out.sequences, out.scores, getattr(out, "beam_indices", None), normalize_logits=True
         )
         ids_out, scores = [], []
+        stop_ids = {self.eos_id, self.pad_id}
         for row, step_scores in zip(out.sequences.tolist(), steps.tolist()):
-            n = row.index(self.eos_id) if self.eos_id in row else len(row)
+            # a row ends at EOS; rows stopped by a stopping criterion are padded
+            n = next((i for i, t in enumerate(row) if t in stop_ids), len(row))
             ids_out.append(row[:n])
             kept = step_scores[: min(n + 1, len(step_scores))]
             scores.append(float(sum(v for v in kept if v > float("-inf"))))
@@ -245,9 +246,3 @@ class LLMASRModel(AbsESPnetModel):
         """
         return load_state_dict_without_base(self, state_dict, strict=True)
 
-
-def max_tokens_for_audio(
-    num_samples: int, sample_rate: int = 16000, tokens_per_second: float = 8.0, minimum: int = 4
-) -> int:
-    """Upper bound of transcript tokens for an utterance of ``num_samples``."""
-    return minimum + int(math.ceil(num_samples / sample_rate * tokens_per_second))

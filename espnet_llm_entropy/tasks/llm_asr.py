@@ -133,7 +133,7 @@ class LLMASRTask(ASRTask):
         if train and getattr(args, "robustness_aug_conf", None):
             from espnet_llm_entropy.augment import RobustnessAugmentation
 
-            augmentation = RobustnessAugmentation(**args.robustness_aug_conf)
+            augmentation = RobustnessAugmentation.from_dict(args.robustness_aug_conf)
         return LLMASRPreprocessor(
             train=train,
             token_list=args.token_list,

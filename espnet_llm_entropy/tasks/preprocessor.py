@@ -27,7 +27,9 @@ class LLMASRPreprocessor(AbsPreprocessor):
         phonemizer_conf: keyword arguments of :class:`Phonemizer`.
         augmentation: optional callable ``(wave (T,), rng) -> wave (T',)``
             applied to ``speech`` in training only.
-        seed: seed of the augmentation's random generator.
+        seed: seed of the augmentation; each utterance draws from a
+            generator fixed by (seed, utterance id, call count), so results do
+            not depend on which data-loader worker handles it.
     """
 
     def __init__(
@@ -52,7 +54,8 @@ class LLMASRPreprocessor(AbsPreprocessor):
         self.phonemizer = Phonemizer(**(phonemizer_conf or {}))
         self.llm_tokenizer = llm_tokenizer
         self.augmentation = augmentation
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.calls: Dict[str, int] = {}
         self.speech_name = speech_name
         self.text_name = text_name
 
@@ -60,7 +63,12 @@ class LLMASRPreprocessor(AbsPreprocessor):
         if self.speech_name in data:
             wave = np.asarray(data[self.speech_name])
             if self.train and self.augmentation is not None:
-                wave = self.augmentation(wave, self.rng)
+                from espnet_llm_entropy.augment import utterance_rng
+
+                # the n-th time this process sees an utterance ~ its epoch
+                count = self.calls.get(uid, 0)
+                self.calls[uid] = count + 1
+                wave = self.augmentation(wave, utterance_rng(self.seed, uid, count))
             data[self.speech_name] = wave.astype(np.float32)
         if self.text_name in data and isinstance(data[self.text_name], str):
             transcript = data[self.text_name]
