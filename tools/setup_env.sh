@@ -29,11 +29,13 @@ requirements_hash() {
 
 step_system_packages() {
     # espeak-ng synthesizes the bundled corpus; sox and flac are used by
-    # ESPnet recipes. Installed from Debian when missing.
+    # ESPnet recipes; shellcheck checks the recipes' scripts in the tests.
+    # Installed from Debian when missing.
     local missing=()
     command -v espeak-ng >/dev/null || missing+=(espeak-ng)
     command -v sox >/dev/null || missing+=(sox)
     command -v flac >/dev/null || missing+=(flac)
+    command -v shellcheck >/dev/null || missing+=(shellcheck)
     if [ "${#missing[@]}" -eq 0 ]; then
         return 0
     fi

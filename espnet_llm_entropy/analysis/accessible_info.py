@@ -69,9 +69,9 @@ def prior_cross_entropy_bits(
     """
     if smoothing < 0:
         raise ValueError(f"prior_smoothing must be >= 0, got {smoothing}")
-    counts = torch.bincount(train_labels.long(), minlength=num_classes).double() + smoothing
+    counts = torch.bincount(train_labels.long().cpu(), minlength=num_classes).double() + smoothing
     probs = counts / counts.sum()
-    cost = -torch.log2(probs[heldout_labels.long()])
+    cost = -torch.log2(probs[heldout_labels.long().cpu()])
     if not bool(torch.isfinite(cost).all()):
         raise ValueError(
             "prior_smoothing=0 gives an infinite held-out cost: a held-out label never occurs "
@@ -112,6 +112,7 @@ def split_train_heldout(
                 "train or held-out split; use more frames"
             )
         return order[n_heldout:].sort().values, order[:n_heldout].sort().values
+    groups = groups.cpu()
     unique = torch.unique(groups)
     n_heldout_groups = int(round(heldout_fraction * unique.numel()))
     if n_heldout_groups < 1 or n_heldout_groups >= unique.numel():

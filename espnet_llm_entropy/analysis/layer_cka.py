@@ -124,7 +124,7 @@ def cka_matrix(
                 sides_a[i], sides_b[j], centred_a[i].shift, centred_b[j].shift
             )
             hxy = cross_hsic(centred_a[i], centred_b[j], cross_c, unbiased)
-            out[i, j] = hxy / torch.sqrt(self_a[i] * self_b[j])
+            out[i, j] = float(hxy / torch.sqrt(self_a[i] * self_b[j]))
     return out
 
 
@@ -202,7 +202,7 @@ class CKAMatrixAccumulator:
             unbiased: estimator; defaults to the constructor's choice.
 
         Returns:
-            (La, Lb) float64 tensor.
+            (La, Lb) float64 CPU tensor.
         """
         use_unbiased = self.unbiased if unbiased is None else bool(unbiased)
         check_enough_frames(self.count, use_unbiased, "CKAMatrixAccumulator")
@@ -217,7 +217,7 @@ class CKAMatrixAccumulator:
                     self._a[i], self._b[j], centred_a[i].shift, centred_b[j].shift
                 )
                 hxy = cross_hsic(centred_a[i], centred_b[j], cross_c, use_unbiased)
-                out[i, j] = hxy / torch.sqrt(self_a[i] * self_b[j])
+                out[i, j] = float(hxy / torch.sqrt(self_a[i] * self_b[j]))
         return out
 
     def merge(self, other: "CKAMatrixAccumulator") -> "CKAMatrixAccumulator":

@@ -222,16 +222,19 @@ def train_probe(
     check_features(features, "features", min_rows=1)
     check_labels(labels, features.shape[0], num_classes)
     x = features.detach().to(torch.float32)
-    y = labels.detach().to(torch.long)
+    y = labels.detach().to(device=x.device, dtype=torch.long)
     if config.standardize:
         mean = x.mean(dim=0)
         std = x.std(dim=0, unbiased=False).clamp_min(1e-6)
     else:
-        mean = torch.zeros(x.shape[1])
-        std = torch.ones(x.shape[1])
+        mean = torch.zeros(x.shape[1], device=x.device)
+        std = torch.ones(x.shape[1], device=x.device)
     with torch.random.fork_rng(devices=[]):
+        # parameters are initialised on the CPU from the seed, then moved: the
+        # same seed gives the same initial probe on every device
         torch.manual_seed(config.seed)
-        probe = FeatureProbe(mean, std, PROBE_BUILDERS[config.kind](x.shape[1], num_classes, config))
+        net = PROBE_BUILDERS[config.kind](x.shape[1], num_classes, config).to(x.device)
+        probe = FeatureProbe(mean, std, net)
         probe.train()
         PROBE_TRAINERS[config.optimizer](probe, x, y, config)
     probe.eval()
@@ -261,7 +264,7 @@ def probe_cross_entropy_bits(
     correct = 0
     for start in range(0, features.shape[0], batch_size):
         logits = probe(features[start : start + batch_size].to(torch.float32))
-        target = labels[start : start + batch_size].to(torch.long)
+        target = labels[start : start + batch_size].to(device=logits.device, dtype=torch.long)
         total_nats += float(nn.functional.cross_entropy(logits.double(), target, reduction="sum"))
         correct += int((logits.argmax(dim=1) == target).sum())
     n = features.shape[0]

@@ -44,6 +44,7 @@ from espnet_llm_entropy.models.llm_asr import LLMASRModel
 from espnet_llm_entropy.models.phoneme_ctc import PhonemeCTCModel
 from espnet_llm_entropy.models.speech_encoder import SpeechEncoder
 from espnet_llm_entropy.tasks.preprocessor import LLMASRPreprocessor
+from espnet_llm_entropy.train.multi_stage_trainer import MultiStageTrainer, check_trainer_compatibility
 
 model_choices = ClassChoices(
     "model",
@@ -85,6 +86,14 @@ class LLMASRTask(ASRTask):
         adaptor_choices,
         llm_choices,
     ]
+
+    # stage schedule, CKA publication, encoder hot-swap, drift (espnet_llm_entropy.train)
+    trainer = MultiStageTrainer
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace):
+        check_trainer_compatibility(args)  # before ESPnet's own, vaguer DeepSpeed error
+        super().main_worker(args)
 
     @classmethod
     def print_config(cls, file=None) -> None:

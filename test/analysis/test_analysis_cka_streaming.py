@@ -53,7 +53,8 @@ def test_merge_equals_single_accumulator(unbiased):
     x, y = correlated(300, 8, 4, seed=3, drift=25.0)
     single = feed(CKAAccumulator(8, 4, unbiased), x, y, UNEVEN)
     # three "ranks", each seeing a different slice (hence different internal shifts)
-    parts = [feed(CKAAccumulator(8, 4, unbiased), x[a:b], y[a:b], [b - a]) for a, b in [(0, 5), (5, 180), (180, 300)]]
+    slices = [(0, 5), (5, 180), (180, 300)]
+    parts = [feed(CKAAccumulator(8, 4, unbiased), x[a:b], y[a:b], [b - a]) for a, b in slices]
     merged = CKAAccumulator(8, 4, unbiased)  # starts empty: adopts the first part
     for part in parts:
         merged.merge(part)

@@ -62,7 +62,9 @@ def test_viterbi_is_the_best_valid_ctc_path(seed, targets):
     path_score = log_probs[torch.arange(num_frames), labels].sum()
     assert float(score) == pytest.approx(float(path_score), abs=1e-9)
     # brute force over every label sequence of length T
-    best = max(float(log_probs[torch.arange(num_frames), torch.tensor(p)].sum()) for p in all_ctc_paths(targets, num_frames, vocab))
+    frames = torch.arange(num_frames)
+    paths = all_ctc_paths(targets, num_frames, vocab)
+    best = max(float(log_probs[frames, torch.tensor(p)].sum()) for p in paths)
     assert float(score) == pytest.approx(best, abs=1e-9)
 
 

@@ -59,7 +59,8 @@ def test_effective_rank_of_k_equal_eigenvalues_is_k(k, d):
 
 def test_matches_numpy_eigendecomposition():
     g = torch.Generator().manual_seed(2)
-    x = torch.randn(300, 6, generator=g, dtype=torch.float64) * torch.tensor([5.0, 3, 1, 0.5, 0.2, 0.01], dtype=torch.float64)
+    scales = torch.tensor([5.0, 3, 1, 0.5, 0.2, 0.01], dtype=torch.float64)
+    x = torch.randn(300, 6, generator=g, dtype=torch.float64) * scales
     x = x @ random_orthogonal(6, 3)
     lam = np.linalg.eigvalsh(np.cov(x.numpy(), rowvar=False))
     p = lam / lam.sum()
@@ -79,7 +80,8 @@ def test_scale_invariance():
 
 def test_rankme_follows_paper_definition_on_uncentred_matrix():
     g = torch.Generator().manual_seed(5)
-    z = torch.randn(400, 10, generator=g, dtype=torch.float64) * torch.linspace(0.1, 2, 10, dtype=torch.float64) + 1.0
+    scales = torch.linspace(0.1, 2, 10, dtype=torch.float64)
+    z = torch.randn(400, 10, generator=g, dtype=torch.float64) * scales + 1.0
     sigma = torch.linalg.svdvals(z)  # direct SVD of the uncentred embeddings
     p = sigma / sigma.sum() + 1e-7
     expected = math.exp(-float((p * torch.log(p)).sum()))
@@ -100,7 +102,8 @@ def test_rankme_with_fewer_frames_than_dims_uses_min_n_d_values():
 
 def test_accumulator_equals_one_shot_and_merges():
     g = torch.Generator().manual_seed(7)
-    x = torch.randn(1000, 8, generator=g, dtype=torch.float64) @ torch.randn(8, 8, generator=g, dtype=torch.float64)
+    mix = torch.randn(8, 8, generator=g, dtype=torch.float64)
+    x = torch.randn(1000, 8, generator=g, dtype=torch.float64) @ mix
     x = x + torch.linspace(0, 30, 1000, dtype=torch.float64)[:, None]  # drifting mean
     acc = CovarianceAccumulator(8)
     for start, stop in [(0, 1), (1, 333), (333, 333), (333, 1000)]:

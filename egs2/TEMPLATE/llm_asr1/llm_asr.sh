@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Shared driver of the llm_asr1 recipes.
+#
+# Runs ESPnet's own asr.sh (symlinked from egs2/TEMPLATE/asr1) with our
+# entry points reached through asr.sh's --python prefix
+# (espnet_llm_entropy.bin.asr_sh_python), the phone inventory as the token
+# list, and, after asr.sh's stage 13, the hallucination tables appended to
+# RESULTS.md. Every option not listed below goes to asr.sh unchanged.
+set -e
+set -u
+set -o pipefail
+
+log() {
+    local fname=${BASH_SOURCE[1]##*/}
+    echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
+}
+
+help_message=$(cat << EOF
+Usage: $0 [our options] [asr.sh options]
+
+Our options:
+    --llm_dir DIR          Local Hugging Face causal LM directory (config.json,
+                           weights, tokenizer files); training gets
+                           --llm_conf path=DIR. Needed by LLM-ASR configs.
+    --method_config FILE   Stage 11 runs the multi-stage method
+                           (python -m espnet_llm_entropy.bin.train_method) with
+                           this config instead of one training of --asr_config.
+    --nonspeech_sets SETS  Test sets without speech (silence, noise): scored for
+                           output on non-speech input, not for CER/WER.
+    --python_exe EXE       Python interpreter (default: python3).
+
+Set here (do not pass them): --python, --token_type (word: the phone
+inventory written in stage 4 is the token list; stage 5 is skipped),
+--post_process_local_data_opts, --use_lm (false: the LLM is the LM).
+Paths given to this script must not contain spaces (asr.sh splits on them).
+EOF
+)
+
+# Our options
+llm_dir=
+method_config=
+nonspeech_sets=
+python_exe=python3
+
+# asr.sh options read here (and passed on, or merged)
+stage=1
+stop_stage=10000
+skip_stages=
+skip_eval=false
+lang=noinfo
+expdir=exp
+dumpdir=dump
+feats_type=raw
+asr_exp=
+asr_config=
+asr_args=
+valid_set=
+test_sets=
+
+passthrough=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --help|-h)
+            echo "${help_message}"
+            exit 0
+            ;;
+        --*)
+            if [ $# -lt 2 ]; then
+                log "Error: option $1 needs a value"
+                exit 2
+            fi
+            name=${1#--}
+            name=${name//-/_}
+            value=$2
+            shift 2
+            ;;
+        *)
+            log "${help_message}"
+            log "Error: unexpected positional argument '$1'"
+            exit 2
+            ;;
+    esac
+    case "${name}" in
+        llm_dir|method_config|nonspeech_sets|python_exe|asr_args|skip_stages)
+            printf -v "${name}" '%s' "${value}"
+            ;;
+        python|token_type|post_process_local_data_opts|use_lm)
+            log "Error: --${name} is set by $0; remove it from the command line"
+            exit 2
+            ;;
+        stage|stop_stage|skip_eval|lang|expdir|dumpdir|feats_type|asr_exp|asr_config|valid_set|test_sets)
+            printf -v "${name}" '%s' "${value}"
+            passthrough+=("--${name}" "${value}")
+            ;;
+        *)
+            passthrough+=("--${name}" "${value}")
+            ;;
+    esac
+done
+
+if [ "${feats_type}" != raw ]; then
+    log "Error: --feats_type ${feats_type}: our models read waveforms; use --feats_type raw"
+    exit 2
+fi
+if [ -n "${method_config}" ] && [ ! -f "${method_config}" ]; then
+    log "Error: --method_config ${method_config}: no such file"
+    exit 2
+fi
+# (stage 1 may create it: local/data.sh of the mini recipe does)
+if [ -n "${llm_dir}" ] && [ ! -f "${llm_dir}/config.json" ] && [ "${stage}" -gt 1 ] && [ "${stage}" -le 12 ]; then
+    log "Error: --llm_dir ${llm_dir}: expected a Hugging Face model directory with config.json"
+    exit 2
+fi
+
+# asr.sh's own token list path for --token_type word
+if [ "${lang}" != noinfo ]; then
+    token_list=data/${lang}_token_list/word/tokens.txt
+else
+    token_list=data/token_list/word/tokens.txt
+fi
+
+if [ -z "${asr_exp}" ]; then
+    if [ -n "${method_config}" ]; then
+        asr_exp=${expdir}/llm_asr_$(basename "${method_config}" .yaml)
+    elif [ -n "${asr_config}" ]; then
+        asr_exp=${expdir}/llm_asr_$(basename "${asr_config}" .yaml)
+    else
+        asr_exp=${expdir}/llm_asr
+    fi
+fi
+
+python_prefix="${python_exe} -m espnet_llm_entropy.bin.asr_sh_python"
+if [ -n "${method_config}" ]; then
+    python_prefix+=" --method_config ${method_config}"
+fi
+post_opts="--token_list ${token_list} --python_exe ${python_exe}"
+if [ -n "${valid_set}" ]; then
+    post_opts+=" --valid_set ${valid_set}"
+fi
+if [ -n "${llm_dir}" ]; then
+    post_opts+=" --llm_dir ${llm_dir}"
+    asr_args="--llm_conf path=${llm_dir} ${asr_args}"
+fi
+
+log "asr.sh through '${python_prefix}'; token list = phone inventory ${token_list}; exp: ${asr_exp}"
+./asr.sh \
+    --python "${python_prefix}" \
+    --token_type word \
+    --use_lm false \
+    --skip_stages "5 ${skip_stages}" \
+    --post_process_local_data_opts "${post_opts}" \
+    --asr_exp "${asr_exp}" \
+    --asr_args "${asr_args}" \
+    "${passthrough[@]}"
+
+# Stage 13, continued: hallucination tables next to ESPnet's scores
+if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ] && ! "${skip_eval}" \
+        && ! [[ " ${skip_stages} " =~ [[:space:]]13[[:space:]] ]]; then
+    ../../TEMPLATE/llm_asr1/hallucination_results.sh \
+        --python_exe "${python_exe}" \
+        --asr_exp "${asr_exp}" \
+        --data_feats "${dumpdir}/raw" \
+        --test_sets "${test_sets}" \
+        --valid_set "${valid_set}" \
+        --nonspeech_sets "${nonspeech_sets}"
+fi

@@ -1,0 +1,1 @@
+../../TEMPLATE/llm_asr1/cmd.sh

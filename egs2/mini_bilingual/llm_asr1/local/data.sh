@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Data of the mini_bilingual recipe.
+#
+# asr.sh stage 1: generate the bundled synthetic Mandarin/English corpus
+# (espnet_llm_entropy.bin.make_mini_corpus) into data/local/mini_corpus,
+# copy its Kaldi dirs to data/{train,dev,test,nonspeech}, and build a small
+# LLM pretrained on the training transcripts (data/local/tiny_llm) unless
+# --llm_dir names an existing model.
+# asr.sh stage 4 (called with --asr_data_dir): phone targets, shared with
+# the other llm_asr1 recipes.
+set -e
+set -u
+set -o pipefail
+
+log() {
+    local fname=${BASH_SOURCE[1]##*/}
+    echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${fname}:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
+}
+
+if [[ " $* " =~ [[:space:]]--asr_data_dir[[:space:]] ]]; then
+    exec ../../TEMPLATE/llm_asr1/phone_targets.sh "$@"
+fi
+
+num_train=600
+num_dev=60
+num_test=60
+seed=0
+nj=2
+an4_dir=          # directory with ESPnet's mini_an4 downloads.tar.gz (adds real AN4 speech/noise)
+llm_dir=data/local/tiny_llm
+llm_steps=300
+
+# shellcheck disable=SC1091
+. utils/parse_options.sh
+
+if [ $# -ne 0 ]; then
+    log "Usage: $0 [--num_train N] [--num_dev N] [--num_test N] [--seed S] [--nj N] [--an4_dir DIR] [--llm_dir DIR]"
+    exit 2
+fi
+
+# shellcheck disable=SC1091
+. ./path.sh
+
+corpus=data/local/mini_corpus
+opts=(--out_dir "${corpus}" --num_train "${num_train}" --num_dev "${num_dev}"
+      --num_test "${num_test}" --seed "${seed}" --nj "${nj}")
+if [ -n "${an4_dir}" ]; then
+    opts+=(--an4_dir "${an4_dir}")
+fi
+log "Mini corpus -> ${corpus}"
+python3 -m espnet_llm_entropy.bin.make_mini_corpus "${opts[@]}"
+
+for dset in train dev test nonspeech; do
+    utils/copy_data_dir.sh --validate_opts --non-print "${corpus}/${dset}" "data/${dset}"
+done
+
+if [ -f "${llm_dir}/config.json" ]; then
+    log "LLM: ${llm_dir} exists"
+else
+    log "LLM: small causal LM pretrained on data/train/text -> ${llm_dir}"
+    python3 local/make_tiny_llm.py --text data/train/text --out_dir "${llm_dir}" --steps "${llm_steps}"
+fi
+log "Successfully finished. [elapsed=${SECONDS}s]"

@@ -1,0 +1,1 @@
+../../../TEMPLATE/llm_asr1/local_path.sh

@@ -1,0 +1,1 @@
+../../TEMPLATE/llm_asr1/llm_asr.sh

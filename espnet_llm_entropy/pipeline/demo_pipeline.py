@@ -1,0 +1,225 @@
+"""The one-command demo: the whole method on the bundled mini corpus, on a CPU.
+
+Steps (each resumable: a finished step leaves a marker and is skipped when
+the demo runs again in the same directory):
+
+1. ``corpus``   bilingual espeak-ng corpus + non-speech + AN4 sets
+2. ``phones``   phone transcripts and the phone inventory (``text_to_phones``)
+3. ``llm``      a tokenizer and a small causal LM pretrained on the training text
+4. ``stats``    ESPnet statistics / shape files (asr.sh stage 10)
+5. ``train``    the four training stages with hot-swaps (asr.sh stage 11)
+6. ``decode``   test, non-speech (and AN4) sets (asr.sh stage 12)
+7. ``score``    CER/WER per language + hallucination tables (stage 13)
+8. ``analyze``  entropy-allocation metrics and plots
+9. ``report``   ``RESULTS.md``
+
+Every training and decoding is one of the entry points a recipe runs
+(``llm_asr_train``, ``train_method``, ``llm_asr_inference``), launched as a
+subprocess with its log in the experiment directory, like asr.sh does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from espnet_llm_entropy.pipeline import espnet_steps
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "tiny"
+SHARED_AN4 = Path(__file__).resolve().parents[3] / "shared" / "data" / "mini_an4"
+
+
+@dataclass
+class DemoConfig:
+    """Options of the demo (``python -m espnet_llm_entropy.bin.demo --help``)."""
+
+    out_dir: Path
+    seed: int = 0
+    num_train: int = 600
+    num_dev: int = 60
+    num_test: int = 60
+    an4_dir: Optional[Path] = None
+    llm_hidden_size: int = 128
+    llm_layers: int = 2
+    llm_vocab_size: int = 800
+    llm_pretrain_steps: int = 300
+    epochs: Dict[str, int] = field(default_factory=dict)
+    conf_dir: Path = CONF_DIR
+    decode_batch_size: int = 16
+    analysis_max_utts: int = 60
+
+    def __post_init__(self):
+        self.out_dir = Path(self.out_dir).resolve()
+        if self.an4_dir is None and (SHARED_AN4 / "downloads.tar.gz").exists():
+            self.an4_dir = SHARED_AN4
+
+
+class Demo:
+    """Runs the demo's steps in order, skipping finished ones."""
+
+    def __init__(self, conf: DemoConfig):
+        self.conf = conf
+        self.root = conf.out_dir
+        self.data = self.root / "data"
+        self.exp = self.root / "exp"
+        self.steps: List[tuple] = [
+            ("corpus", self.make_corpus),
+            ("phones", self.make_phones),
+            ("llm", self.make_llm),
+            ("stats", self.collect_stats),
+            ("train", self.train),
+            ("decode", self.decode),
+            ("score", self.score),
+            ("analyze", self.analyze),
+            ("report", self.report),
+        ]
+        self.timings: Dict[str, float] = {}
+
+    # ----------------------------------------------------------------- driver
+    def run(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        done_dir = self.root / ".done"
+        done_dir.mkdir(exist_ok=True)
+        timings_file = self.root / "timings.json"
+        if timings_file.exists():
+            self.timings = json.loads(timings_file.read_text())
+        total = len(self.steps)
+        for i, (name, fn) in enumerate(self.steps, 1):
+            marker = done_dir / name
+            if marker.exists():
+                print(f"[demo {i}/{total}] {name}: already done", flush=True)
+                continue
+            print(f"[demo {i}/{total}] {name} ...", flush=True)
+            start = time.time()
+            fn()
+            self.timings[name] = round(time.time() - start, 1)
+            timings_file.write_text(json.dumps(self.timings, indent=1))
+            marker.touch()
+            print(f"[demo {i}/{total}] {name} done in {self.timings[name]:.0f} s", flush=True)
+        return self.root / "RESULTS.md"
+
+    def _run(self, module: str, args: List, log: Path) -> None:
+        espnet_steps.run_entry_point(module, args, in_process=False, log_file=log)
+
+    # ------------------------------------------------------------------ steps
+    def make_corpus(self) -> None:
+        from espnet_llm_entropy.corpus.corpus_config import MiniCorpusConfig
+        from espnet_llm_entropy.corpus.mini_corpus_builder import build_mini_corpus
+
+        c = self.conf
+        build_mini_corpus(
+            self.data,
+            MiniCorpusConfig(
+                seed=c.seed, num_train=c.num_train, num_dev=c.num_dev, num_test=c.num_test,
+                an4_dir=str(c.an4_dir) if c.an4_dir else None,
+            ),
+        )
+
+    def make_phones(self) -> None:
+        espnet_steps.run_entry_point(
+            "text_to_phones",
+            ["--in", self.data / "train" / "text", "--out", self.root / "train.phn",
+             "--inventory", self.root / "phones.txt"],
+        )
+
+    def make_llm(self) -> None:
+        from espnet_llm_entropy.llm.tiny_lm import TinyLMConfig, build_causal_lm, pretrain_causal_lm
+        from espnet_llm_entropy.testing.experiment_setup import read_transcripts
+        from espnet_llm_entropy.text.llm_tokenizer import train_bpe_tokenizer
+
+        c = self.conf
+        texts = read_transcripts(self.data / "train" / "text")
+        train_bpe_tokenizer(texts, self.root / "llm_tokenizer", vocab_size=c.llm_vocab_size)
+        size = TinyLMConfig(
+            hidden_size=c.llm_hidden_size, num_layers=c.llm_layers, num_heads=4,
+            num_kv_heads=2, intermediate_size=2 * c.llm_hidden_size,
+        )
+        build_causal_lm(self.root / "llm_tokenizer", self.root / "llm", size, seed=c.seed)
+        losses = pretrain_causal_lm(self.root / "llm", texts, steps=c.llm_pretrain_steps, seed=c.seed)
+        (self.root / "llm" / "pretrain_losses.json").write_text(json.dumps(losses))
+
+    def collect_stats(self) -> None:
+        espnet_steps.collect_stats(
+            self.conf.conf_dir / "pretrain_phoneme_ctc.yaml", self.root / "phones.txt",
+            self.data / "train", self.data / "dev", self.root / "stats", in_process=True,
+        )
+
+    def train(self) -> None:
+        args = [
+            "--exp_dir", self.exp, "--conf_dir", self.conf.conf_dir,
+            "--token_list", self.root / "phones.txt", "--stats_dir", self.root / "stats",
+            "--train_dir", self.data / "train", "--valid_dir", self.data / "dev",
+            "--llm_dir", self.root / "llm",
+        ]
+        for stage, epochs in self.conf.epochs.items():
+            args += ["--max_epoch", f"{stage}={epochs}"]
+        self._run("train_method", args, self.exp / "train_method.log")
+
+    def final_model(self) -> tuple:
+        from espnet_llm_entropy.train.method_runner import final_experiment
+
+        return final_experiment(self.exp)
+
+    def test_sets(self) -> List[str]:
+        return [s for s in ("test", "nonspeech", "an4") if (self.data / s / "wav.scp").exists()]
+
+    def decode(self) -> None:
+        exp_dir, model_file = self.final_model()
+        for name in self.test_sets():
+            out = self.root / "decode" / name
+            if out.exists():
+                shutil.rmtree(out)
+            args = [
+                "--asr_train_config", exp_dir / "config.yaml", "--asr_model_file", model_file,
+                "--output_dir", out, "--data_path_and_name_and_type",
+                f"{self.data / name}/wav.scp,speech,sound",
+                "--batch_size", self.conf.decode_batch_size, "--ngpu", 0,
+            ]
+            self._run("llm_asr_inference", args, self.root / "decode" / f"{name}.log")
+
+    def score(self) -> None:
+        from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
+
+        scores = {}
+        for name in self.test_sets():
+            hyp = self.root / "decode" / name / "1best_recog" / "text"
+            ref = self.data / name / "text"
+            hall_dir = self.root / "decode" / name / "hallucination"
+            opts = ["--hyp", hyp, "--out_dir", hall_dir, "--dataset", name,
+                    "--wav_scp", self.data / name / "wav.scp"]
+            if name == "nonspeech":
+                opts += ["--nonspeech"]
+            else:
+                opts += ["--ref", ref]
+                scores[name] = score_by_language(ref, hyp, self.data / name / "utt2lang")
+            espnet_steps.run_entry_point("score_hallucination", opts)
+        (self.root / "scores.json").write_text(json.dumps(scores, indent=1, ensure_ascii=False))
+
+    def analyze(self) -> None:
+        from espnet_llm_entropy.analysis.report import analyze_experiments
+
+        exp_dir, _ = self.final_model()
+        analyze_experiments(
+            [exp_dir], self.data / "test", self.root / "analysis",
+            max_utts=self.conf.analysis_max_utts,
+        )
+
+    def report(self) -> None:
+        from espnet_llm_entropy.pipeline.demo_report import write_results_md
+
+        write_results_md(self.root, self.conf, self.timings)
+
+
+def run_demo(conf: DemoConfig) -> Path:
+    """Run (or resume) the demo in ``conf.out_dir``; returns the report path."""
+    logging.getLogger().setLevel(logging.WARNING)
+    (Path(conf.out_dir)).mkdir(parents=True, exist_ok=True)
+    (Path(conf.out_dir) / "demo_config.json").write_text(
+        json.dumps(asdict(conf), indent=1, default=str)
+    )
+    return Demo(conf).run()

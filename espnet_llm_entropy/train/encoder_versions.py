@@ -1,0 +1,194 @@
+"""Published speech-encoder versions: atomic writing, verified reading.
+
+A publication directory holds, per version N (1, 2, ...):
+
+* ``encoder_v<N>.pth``: the ``speech_encoder`` state dict (bare keys, so
+  ``--speech_encoder_init`` accepts it too);
+* ``encoder_v<N>.json``: the record (:class:`EncoderVersion`): version,
+  pretraining step, CKA against the previous reference, time, sha256 of
+  the ``.pth``.
+
+Both are written under a temporary name and renamed; the record is written
+after the weights, so a reader that sees a record always finds complete
+weights (a record is the commit point). Readers verify the checksum and
+skip (with a reason) a record whose weights are missing or do not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+
+from espnet_llm_entropy.train.atomic_files import sha256_of, write_bytes_atomic, write_json_atomic
+
+RECORD_PATTERN = re.compile(r"^encoder_v(\d+)\.json$")
+_RECORD_FIELDS = ("version", "pretrain_step", "cka", "reference_version", "time", "unix_time",
+                  "sha256", "weights", "final")
+
+
+@dataclass(frozen=True)
+class EncoderVersion:
+    """Record of one published encoder version.
+
+    Attributes:
+        version: 1, 2, ...
+        pretrain_step: pretraining optimizer steps done when it was taken.
+        cka: linear CKA between it and the previous reference on the probe
+            set (None when there was no reference, e.g. a final version
+            published before any check).
+        reference_version: the version it was compared with (0 = the
+            snapshot taken at the reference start step).
+        time: UTC ISO time of publication; unix_time the same as a number.
+        sha256: checksum of the weights file.
+        weights: file name of the weights, relative to the directory.
+        final: True for the version published when pretraining ended.
+    """
+
+    version: int
+    pretrain_step: int
+    cka: Optional[float]
+    reference_version: Optional[int]
+    time: str
+    unix_time: float
+    sha256: str
+    weights: str
+    final: bool
+
+
+def weights_name(version: int) -> str:
+    return f"encoder_v{version}.pth"
+
+
+def record_name(version: int) -> str:
+    return f"encoder_v{version}.json"
+
+
+def publish_encoder_version(
+    publish_dir: Union[str, Path],
+    encoder_state: Dict[str, torch.Tensor],
+    version: int,
+    pretrain_step: int,
+    cka: Optional[float],
+    reference_version: Optional[int],
+    final: bool = False,
+) -> EncoderVersion:
+    """Publish ``encoder_state`` as version ``version`` (weights first, then the record).
+
+    Raises:
+        FileExistsError: a record for this version already exists.
+    """
+    publish_dir = Path(publish_dir)
+    if (publish_dir / record_name(version)).exists():
+        raise FileExistsError(f"encoder version {version} is already published in {publish_dir}")
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu().clone() for k, v in encoder_state.items()}, buffer)
+    data = buffer.getvalue()
+    write_bytes_atomic(publish_dir / weights_name(version), data)
+    now = time.time()
+    record = EncoderVersion(
+        version=version,
+        pretrain_step=int(pretrain_step),
+        cka=None if cka is None else float(cka),
+        reference_version=reference_version,
+        time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        unix_time=now,
+        sha256=hashlib.sha256(data).hexdigest(),
+        weights=weights_name(version),
+        final=final,
+    )
+    write_json_atomic(publish_dir / record_name(version), asdict(record))
+    return record
+
+
+def parse_record(path: Path) -> EncoderVersion:
+    """Read and validate one record file (ValueError naming the file and field)."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: unreadable encoder record ({e})") from e
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    missing = [k for k in _RECORD_FIELDS if k not in raw]
+    if missing:
+        raise ValueError(f"{path}: missing fields {missing}")
+    record = EncoderVersion(**{k: raw[k] for k in _RECORD_FIELDS})
+    match = RECORD_PATTERN.match(Path(path).name)
+    if match is None or int(match.group(1)) != record.version:
+        raise ValueError(f"{path}: version field {record.version} does not match the file name")
+    return record
+
+
+def verify_weights(publish_dir: Path, record: EncoderVersion) -> Optional[str]:
+    """None when the weights file exists and matches the checksum, else the reason."""
+    path = Path(publish_dir) / record.weights
+    if not path.is_file():
+        return f"{path}: weights file missing"
+    actual = sha256_of(path)
+    if actual != record.sha256:
+        return f"{path}: sha256 {actual[:12]}... does not match the record's {record.sha256[:12]}..."
+    return None
+
+
+def read_published_versions(
+    publish_dir: Union[str, Path], verify: bool = True
+) -> Tuple[List[EncoderVersion], List[str]]:
+    """Complete versions in ``publish_dir`` (sorted) and reasons for skipped ones.
+
+    Args:
+        publish_dir: the publication directory (may not exist yet).
+        verify: check each weights file against its sha256.
+
+    Returns:
+        (records sorted by version, problems): a record that cannot be
+        parsed or whose weights are missing/corrupt is left out and
+        described in ``problems``; a later call may find it complete.
+    """
+    publish_dir = Path(publish_dir)
+    if not publish_dir.is_dir():
+        return [], []
+    records, problems = [], []
+    for path in sorted(publish_dir.iterdir()):
+        if not RECORD_PATTERN.match(path.name):
+            continue
+        try:
+            record = parse_record(path)
+        except ValueError as e:
+            problems.append(str(e))
+            continue
+        reason = verify_weights(publish_dir, record) if verify else None
+        if reason is not None:
+            problems.append(reason)
+            continue
+        records.append(record)
+    records.sort(key=lambda r: r.version)
+    return records, problems
+
+
+def load_encoder_version(publish_dir: Union[str, Path], record: EncoderVersion) -> Dict[str, torch.Tensor]:
+    """Checksum-verified ``weights_only`` load of a published encoder state dict.
+
+    Raises:
+        ValueError: the weights are missing, corrupt or not a state dict.
+    """
+    path = Path(publish_dir) / record.weights
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read encoder version {record.version} ({e})") from e
+    if hashlib.sha256(data).hexdigest() != record.sha256:
+        raise ValueError(f"{path}: checksum does not match record {record_name(record.version)}")
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise ValueError(f"{path}: not a loadable state dict ({e})") from e
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: expected a dict of tensors (a speech_encoder state dict)")
+    return state

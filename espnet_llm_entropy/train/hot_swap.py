@@ -1,0 +1,300 @@
+"""Hot-swap consumer of the alignment / IA-SFT jobs: load newer encoder versions into the frozen encoder.
+
+Modes (``--hot_swap_conf mode=...``):
+
+* ``fixed``: load ``initial_version`` at the start and keep it (alignment);
+* ``replay``: pretraining has finished; version k is swapped in at the IA-SFT
+  step :func:`replay_swap_steps` gives (by default proportional to the
+  pretraining steps between versions, the last one at
+  ``replay_final_fraction`` of the run);
+* ``live``: pretraining runs at the same time; every ``check_interval``
+  steps the newest complete version newer than the current one is loaded.
+
+Decisions are taken at step 0 and at multiples of ``check_interval`` by
+rank 0 and broadcast, so every rank swaps at the same step. Each swap is
+appended to ``<exp>/swap_history.jsonl`` (rewritten atomically): step,
+version, previous version, CKA between old and new encoder on the probe
+set, checksum. A resumed job re-applies the version current at its
+checkpoint step and replays the recorded swaps of the steps it re-runs, so
+the history of a killed-and-resumed run equals an uninterrupted one. A
+candidate whose record or weights are incomplete or corrupt is skipped
+with a warning and retried at the next decision step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import torch
+from torch import nn
+
+from espnet_llm_entropy.models.encoder_checkpoint import check_encoder_state
+from espnet_llm_entropy.train.atomic_files import read_jsonl, write_jsonl_atomic
+from espnet_llm_entropy.train.encoder_versions import (
+    EncoderVersion,
+    load_encoder_version,
+    read_published_versions,
+)
+from espnet_llm_entropy.train.probe_set import ProbeSet, probe_cka
+from espnet_llm_entropy.train.rank_zero_decisions import broadcast_from_rank0, is_distributed, is_rank0
+
+HISTORY_FILE = "swap_history.jsonl"
+MODES = ("fixed", "replay", "live")
+
+
+@dataclass(frozen=True)
+class HotSwapConfig:
+    """``--hot_swap_conf``.
+
+    Attributes:
+        publish_dir: the pretraining job's publication directory.
+        mode: fixed | replay | live.
+        initial_version: version loaded at step 0.
+        check_interval: M, steps between decisions.
+        replay_steps: explicit swap steps of versions initial+1, initial+2, ...
+        replay_scale: otherwise IA-SFT steps per pretraining step.
+        replay_final_fraction: otherwise the last version is swapped in at
+            this fraction of the run's total steps.
+        wait_timeout_s: how long to wait for ``initial_version`` to appear.
+        poll_s: polling period while waiting.
+    """
+
+    publish_dir: str
+    mode: str = "replay"
+    initial_version: int = 1
+    check_interval: int = 10
+    replay_steps: Optional[Sequence[int]] = None
+    replay_scale: Optional[float] = None
+    replay_final_fraction: float = 0.5
+    wait_timeout_s: float = 3600.0
+    poll_s: float = 1.0
+
+    @classmethod
+    def from_dict(cls, conf: Mapping) -> "HotSwapConfig":
+        if "publish_dir" not in conf:
+            raise ValueError("--hot_swap_conf: publish_dir=<the pretraining job's publication dir> is required")
+        unknown = sorted(set(conf) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"--hot_swap_conf: unknown keys {unknown}; expected {sorted(cls.__dataclass_fields__)}")
+        out = cls(**conf)
+        if out.mode not in MODES:
+            raise ValueError(f"--hot_swap_conf.mode must be one of {MODES}, got {out.mode!r}")
+        if out.check_interval < 1:
+            raise ValueError(f"--hot_swap_conf.check_interval must be >= 1, got {out.check_interval}")
+        if not 0.0 < out.replay_final_fraction <= 1.0:
+            raise ValueError(f"--hot_swap_conf.replay_final_fraction must be in (0, 1], got {out.replay_final_fraction}")
+        return out
+
+
+def replay_swap_steps(
+    pretrain_steps: Sequence[int],
+    total_steps: int,
+    final_fraction: float = 0.5,
+    scale: Optional[float] = None,
+    explicit: Optional[Sequence[int]] = None,
+) -> List[int]:
+    """IA-SFT steps at which versions 2..N (relative to the initial one) are swapped in.
+
+    Args:
+        pretrain_steps: pretraining step of each version from the initial one
+            on, ascending (``[p_1, ..., p_N]``).
+        total_steps: total optimizer steps of the IA-SFT run.
+        final_fraction: with neither ``scale`` nor ``explicit``: version N
+            comes at ``final_fraction * total_steps``, the others in proportion
+            to ``p_k - p_1`` (so with 3 versions at 1M/2M/3M pretraining steps,
+            v1 trains for a quarter of the run, v2 a quarter, v3 the last half).
+        scale: IA-SFT steps per pretraining step.
+        explicit: the N-1 swap steps themselves.
+
+    Returns:
+        N-1 non-decreasing steps.
+    """
+    n = len(pretrain_steps)
+    if n <= 1:
+        return []
+    if explicit is not None:
+        if len(explicit) < n - 1:
+            raise ValueError(f"replay_steps gives {len(explicit)} steps, {n - 1} versions need one each")
+        steps = [int(s) for s in explicit[: n - 1]]
+        if any(b < a for a, b in zip(steps, steps[1:])) or steps[0] < 0:
+            raise ValueError(f"replay_steps must be non-negative and non-decreasing, got {list(explicit)}")
+        return steps
+    span = pretrain_steps[-1] - pretrain_steps[0]
+    if scale is None:
+        scale = final_fraction * total_steps / span if span > 0 else 0.0
+    return [int(round((p - pretrain_steps[0]) * scale)) for p in pretrain_steps[1:]]
+
+
+class HotSwapConsumer:
+    """The consumer-side hook (one instance per training run, on every rank).
+
+    Args:
+        conf: the options.
+        probe: probe set for the old-vs-new CKA of each swap (None: not measured).
+        output_dir: the ESPnet exp dir (the history lives there).
+        speech_encoder: the model's ``speech_encoder`` (not the DDP wrapper).
+        device: "cpu" or "cuda" (for broadcasts).
+    """
+
+    def __init__(self, conf: HotSwapConfig, probe: Optional[ProbeSet], output_dir: Path,
+                 speech_encoder: nn.Module, device: str = "cpu"):
+        self.conf = conf
+        self.probe = probe
+        self.output_dir = Path(output_dir)
+        self.publish_dir = Path(conf.publish_dir)
+        self.encoder = speech_encoder
+        self.device = device
+        self.history: List[Dict] = read_jsonl(self.output_dir / HISTORY_FILE) if is_rank0() else []
+        self.current: int = 0
+        self.total_steps: Optional[int] = None
+        self._warned: set = set()
+
+    # ----------------------------------------------------------- helpers
+    def _records(self) -> Dict[int, EncoderVersion]:
+        records, problems = read_published_versions(self.publish_dir, verify=False)
+        for p in problems:
+            if p not in self._warned:
+                logging.warning("hot swap: skipping incomplete candidate (will retry): %s", p)
+                self._warned.add(p)
+        return {r.version: r for r in records}
+
+    def _load(self, record: EncoderVersion):
+        state = load_encoder_version(self.publish_dir, record)
+        check_encoder_state(self.encoder, state, str(self.publish_dir / record.weights))
+        return state
+
+    def _apply(self, version: int, state=None) -> None:
+        if state is None:
+            state = self._load(self._records()[version])
+        self.encoder.load_state_dict(state, strict=True)
+        self.current = version
+
+    def _log_applied(self, step: int, version: int) -> None:
+        """Under DDP, every rank notes what it applied (``swap_applied_rank<r>.jsonl``)."""
+        if not is_distributed():
+            return
+        rank = torch.distributed.get_rank()
+        checksum = float(sum(float(p.detach().double().sum()) for p in self.encoder.parameters()))
+        with open(self.output_dir / f"swap_applied_rank{rank}.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, "version": version, "param_sum": checksum}) + "\n")
+
+    def _encoder_trains(self) -> bool:
+        return any(p.requires_grad for p in self.encoder.parameters())
+
+    def _wait_for(self, version: int) -> None:
+        """Rank 0: block until ``version`` is published completely (checksum verified)."""
+        deadline = time.monotonic() + self.conf.wait_timeout_s
+        while True:
+            record = self._records().get(version)
+            if record is not None:
+                try:
+                    self._load(record)
+                    return
+                except ValueError as e:
+                    logging.warning("hot swap: v%d not loadable yet (will retry): %s", version, e)
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"hot swap: encoder version {version} did not appear complete in {self.publish_dir} "
+                    f"within {self.conf.wait_timeout_s} s (hot_swap_conf.wait_timeout_s)"
+                )
+            time.sleep(self.conf.poll_s)
+
+    # ------------------------------------------------------------- start
+    def start(self, start_step: int) -> None:
+        """Load the version current at ``start_step`` (all ranks)."""
+        version = 0
+        if is_rank0():
+            past = [h for h in self.history if h["step"] <= start_step]
+            if past:
+                version = int(past[-1]["version"])
+                logging.info("hot swap: resuming at step %d with encoder v%d (from %s)",
+                             start_step, version, HISTORY_FILE)
+            else:
+                version = self.conf.initial_version
+                self._wait_for(version)
+        version = int(broadcast_from_rank0([version], self.device)[0])
+        if is_rank0() and not any(h["step"] <= start_step for h in self.history):
+            if not self._swap_to(version, start_step, reason="initial"):
+                raise RuntimeError(f"hot swap: initial encoder v{version} could not be loaded")
+            self._log_applied(start_step, version)
+            return
+        if self._encoder_trains():
+            logging.warning("hot swap: the encoder trains in this stage; keeping the checkpoint's weights")
+            self.current = version
+        else:
+            self._apply(version)
+        self._log_applied(start_step, version)
+
+    # ------------------------------------------------------------ decide
+    def _decide(self, step: int) -> int:
+        """Rank 0: the version to swap to at ``step`` (0 = none)."""
+        recorded = [h for h in self.history if h["step"] == step]
+        if recorded:
+            return int(recorded[-1]["version"]) if int(recorded[-1]["version"]) != self.current else 0
+        if self.history and step <= self.history[-1]["step"]:
+            return 0  # the interrupted run decided "no swap" here
+        if self.conf.mode == "fixed":
+            return 0
+        records = self._records()
+        if self.conf.mode == "live":
+            newer = [v for v in records if v > self.current]
+            return max(newer) if newer else 0
+        nxt = self.current + 1
+        if nxt not in records:
+            return 0
+        chain = [records[v].pretrain_step for v in sorted(records) if v >= self.conf.initial_version]
+        steps = replay_swap_steps(chain, self.total_steps or 0, self.conf.replay_final_fraction,
+                                  self.conf.replay_scale, self.conf.replay_steps)
+        index = nxt - self.conf.initial_version - 1
+        return nxt if 0 <= index < len(steps) and step >= steps[index] else 0
+
+    def _swap_to(self, version: int, step: int, reason: str) -> bool:
+        """Rank 0: verify, measure, load, record. False when the candidate is bad."""
+        records = self._records()
+        record = records.get(version)
+        try:
+            if record is None:
+                raise ValueError(f"version {version} has no complete record in {self.publish_dir}")
+            state = self._load(record)
+        except ValueError as e:
+            logging.warning("hot swap: candidate v%d skipped at step %d (will retry): %s", version, step, e)
+            return False
+        old_out = self.probe.encoder_outputs(self.encoder) if self.probe is not None and self.current else None
+        previous = self.current
+        self._apply(version, state)
+        cka = None
+        if old_out is not None:
+            cka = probe_cka(old_out, self.probe.encoder_outputs(self.encoder))
+        if not any(h["step"] == step and h["version"] == version for h in self.history):
+            self.history.append({
+                "step": step, "version": version, "previous_version": previous or None,
+                "cka_old_new": cka, "pretrain_step": record.pretrain_step, "sha256": record.sha256,
+                "reason": reason, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            })
+            write_jsonl_atomic(self.output_dir / HISTORY_FILE, self.history)
+        logging.info("hot swap: step %d: encoder v%s -> v%d (CKA old/new on probe: %s)", step,
+                     previous or "-", version, "n/a" if cka is None else f"{cka:.4f}")
+        return True
+
+    def before_step(self, step: int, reporter, iterations_per_epoch: Optional[int], max_epoch: int) -> None:
+        """Called before the forward pass of every training step (all ranks)."""
+        if self.total_steps is None and iterations_per_epoch:
+            self.total_steps = iterations_per_epoch * max_epoch
+        if step % self.conf.check_interval:
+            return
+        version = 0
+        if is_rank0():
+            version = self._decide(step)
+            if version and not self._swap_to(version, step, reason=self.conf.mode):
+                version = 0
+        version = int(broadcast_from_rank0([version], self.device)[0])
+        if version and not is_rank0():
+            self._apply(version)
+        if version:
+            self._log_applied(step, version)
+        reporter.register({"encoder_version": float(self.current)})
