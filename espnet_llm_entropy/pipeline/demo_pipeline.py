@@ -31,6 +31,12 @@ from typing import Callable, Dict, List, Optional
 from espnet_llm_entropy.pipeline import espnet_steps
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "tiny"
+STAGE_CONFIGS = {
+    "pretrain": "pretrain_phoneme_ctc.yaml",
+    "align": "align.yaml",
+    "ia_sft": "ia_sft.yaml",
+    "joint_sft": "joint_sft.yaml",
+}
 SHARED_AN4 = Path(__file__).resolve().parents[3] / "shared" / "data" / "mini_an4"
 
 
@@ -151,19 +157,23 @@ class Demo:
 
     def train(self) -> None:
         args = [
-            "--exp_dir", self.exp, "--conf_dir", self.conf.conf_dir,
-            "--token_list", self.root / "phones.txt", "--stats_dir", self.root / "stats",
-            "--train_dir", self.data / "train", "--valid_dir", self.data / "dev",
-            "--llm_dir", self.root / "llm",
+            "--exp_dir", self.exp, "--token_list", self.root / "phones.txt",
+            "--stats_dir", self.root / "stats", "--train_dir", self.data / "train",
+            "--valid_dir", self.data / "dev", "--llm_dir", self.root / "llm",
         ]
-        for stage, epochs in self.conf.epochs.items():
-            args += ["--max_epoch", f"{stage}={epochs}"]
+        for stage, config in STAGE_CONFIGS.items():
+            args += [f"--{stage}_config", self.conf.conf_dir / config]
+            if stage in self.conf.epochs:
+                args += [f"--{stage}_args", f"--max_epoch {self.conf.epochs[stage]}"]
         self._run("train_method", args, self.exp / "train_method.log")
 
     def final_model(self) -> tuple:
-        from espnet_llm_entropy.train.method_runner import final_experiment
-
-        return final_experiment(self.exp)
+        """(exp dir, checkpoint) of the last stage: joint SFT's best by accuracy."""
+        exp_dir = self.exp / "joint_sft"
+        for name in ("valid.acc.best.pth", "valid.loss.best.pth", "latest.pth"):
+            if (exp_dir / name).exists():
+                return exp_dir, exp_dir / name
+        raise FileNotFoundError(f"no trained model in {exp_dir} (did the train step finish?)")
 
     def test_sets(self) -> List[str]:
         return [s for s in ("test", "nonspeech", "an4") if (self.data / s / "wav.scp").exists()]
@@ -204,9 +214,10 @@ class Demo:
         from espnet_llm_entropy.analysis.report import analyze_experiments
 
         exp_dir, _ = self.final_model()
+        pretrain = self.exp / "pretrain"
         analyze_experiments(
             [exp_dir], self.data / "test", self.root / "analysis",
-            max_utts=self.conf.analysis_max_utts,
+            reference_exp=pretrain, phone_exp=pretrain, max_utts=self.conf.analysis_max_utts,
         )
 
     def report(self) -> None:

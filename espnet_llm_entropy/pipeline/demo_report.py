@@ -49,16 +49,14 @@ def _swap_section(root: Path) -> str:
     if not path.exists():
         return ""
     history = json.loads(path.read_text())
-    rows = ["|IA-SFT step|encoder version|pretraining step|CKA old vs new|", "|---|---|---|---|"]
-    for h in history:
-        cka = h.get("cka_old_new")
-        rows.append(
-            f"|{h.get('step')}|v{h.get('version')}|{h.get('pretrain_step', '')}|"
-            f"{'' if cka is None else f'{cka:.4f}'}|"
-        )
+    swaps = history.get("ia_sft", [])
+    rows = ["|IA-SFT step|encoder version|CKA old vs new encoder|", "|---|---|---|"]
+    for h in swaps:
+        cka = h.get("cka_old_new", h.get("cka"))
+        rows.append(f"|{h.get('step')}|v{h.get('version')}|{'' if cka is None else f'{cka:.4f}'}|")
     return (
-        f"## Encoder hot-swaps during IA-SFT\n\n{len(history)} swaps "
-        f"(from `{path.relative_to(root)}`).\n\n" + "\n".join(rows) + "\n"
+        f"## Encoder hot-swaps during IA-SFT ({history.get('mode', '')} mode)\n\n"
+        f"{len(swaps)} swaps (from `{path.relative_to(root)}`).\n\n" + "\n".join(rows) + "\n"
     )
 
 
@@ -68,7 +66,11 @@ def _analysis_section(root: Path) -> str:
         return ""
     pngs = sorted((root / "analysis").glob("*.png"))
     images = "".join(f"![{p.stem}](analysis/{p.name})\n" for p in pngs)
-    return "## Entropy allocation\n\n" + summary.read_text() + "\n" + images
+    # nest the analysis summary's headings under this section
+    text = "\n".join(
+        ("##" + line) if line.startswith("#") else line for line in summary.read_text().splitlines()
+    )
+    return "## Entropy allocation\n\n" + text + "\n\n" + images
 
 
 def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:

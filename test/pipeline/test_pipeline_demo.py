@@ -1,0 +1,60 @@
+"""The demo end to end on a very small corpus (one epoch per stage)."""
+
+import json
+import shutil
+
+import pytest
+
+from espnet_llm_entropy.bin.demo import main as demo_main
+from espnet_llm_entropy.evaluation.asr_scoring import results_table, score_by_language
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (run `make setup`)")
+    out = tmp_path_factory.mktemp("demo") / "out"
+    demo_main([
+        "--out_dir", str(out), "--num_train", "16", "--num_dev", "4", "--num_test", "4",
+        "--llm_pretrain_steps", "10", "--llm_hidden_size", "32",
+        "--epochs", "pretrain=2", "align=1", "ia_sft=1", "joint_sft=1",
+    ])
+    return out
+
+
+def test_report_holds_the_scorer_numbers(demo_dir):
+    report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
+    scores = json.loads((demo_dir / "scores.json").read_text())
+    assert "test" in scores
+    recomputed = score_by_language(
+        demo_dir / "data" / "test" / "text",
+        demo_dir / "decode" / "test" / "1best_recog" / "text",
+        demo_dir / "data" / "test" / "utt2lang",
+    )
+    assert recomputed == scores["test"]
+    for line in results_table(recomputed).splitlines()[2:]:
+        assert line in report
+    hall = json.loads((demo_dir / "decode" / "nonspeech" / "hallucination" / "hallucination.json").read_text())
+    assert hall["dataset"] == "nonspeech" and "nonspeech" in hall
+    assert "## Hallucination" in report and "non-speech" in report
+
+
+def test_four_stages_ran_with_hot_swaps_and_analysis(demo_dir):
+    for stage in ("pretrain", "align", "ia_sft", "joint_sft"):
+        assert (demo_dir / "exp" / stage / "config.yaml").exists(), stage
+    history = json.loads((demo_dir / "exp" / "swap_history.json").read_text())
+    assert "ia_sft" in history
+    metrics = json.loads((demo_dir / "analysis" / "metrics.json").read_text())
+    assert metrics
+    pngs = list((demo_dir / "analysis").glob("*.png"))
+    assert pngs and all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_rerun_skips_finished_steps(demo_dir, capsys):
+    before = (demo_dir / "RESULTS.md").stat().st_mtime_ns
+    demo_main(["--out_dir", str(demo_dir), "--num_train", "16", "--num_dev", "4", "--num_test", "4"])
+    out = capsys.readouterr().out
+    assert out.count("already done") == 9
+    assert (demo_dir / "RESULTS.md").stat().st_mtime_ns == before
