@@ -28,6 +28,14 @@ class Hypothesis:
     score: float
 
 
+def sample_rate_of(train_args) -> int:
+    """The frontend's sampling rate in Hz; asr.sh writes it as e.g. ``16k``."""
+    from humanfriendly import parse_size
+
+    fs = (train_args.frontend_conf or {}).get("fs", 16000)
+    return int(parse_size(fs) if isinstance(fs, str) else fs)
+
+
 class LLMSpeech2Text:
     """Load an LLM-ASR experiment and transcribe waveforms.
 
@@ -70,7 +78,7 @@ class LLMSpeech2Text:
         self.device = device
         self.beam_size = beam_size
         self.guard = DecodingGuardConfig.from_dict(decoding_guard_conf)
-        self.sample_rate = int((args.frontend_conf or {}).get("fs", 16000))
+        self.sample_rate = sample_rate_of(args)
 
     @torch.no_grad()
     def batch(self, waves: Sequence[Union[np.ndarray, torch.Tensor]]) -> List[Hypothesis]:

@@ -79,8 +79,9 @@ def load_gguf_causal_lm(gguf_path: Union[str, Path]):
 def plain_copy_of(model):
     """A freshly built model of the same class and config holding the same weights.
 
-    The copy has no trace of the GGUF origin, so ``save_pretrained`` writes
-    ordinary safetensors.
+    The copy has no trace of the GGUF origin (no ``quantization_config``), so
+    ``save_pretrained`` writes ordinary safetensors. Parameters and buffers
+    are copied (float32), nothing is re-initialised.
     """
     import torch
 
@@ -91,6 +92,9 @@ def plain_copy_of(model):
         fresh = type(model)(config)
     state = {k: v.detach().to(torch.float32).clone() for k, v in model.state_dict().items()}
     fresh.load_state_dict(state, strict=True, assign=True)
+    for name, buf in model.named_buffers():  # non-persistent ones (rotary inv_freq ...)
+        owner, _, leaf = name.rpartition(".")
+        fresh.get_submodule(owner)._buffers[leaf] = buf.detach().clone()
     if getattr(config, "tie_word_embeddings", False):
         fresh.tie_weights()
     return fresh.eval()

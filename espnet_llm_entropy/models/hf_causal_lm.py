@@ -10,6 +10,7 @@ checkpoint was trained on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -133,6 +134,34 @@ class HFCausalLM(nn.Module):
     def generate(self, **kwargs):
         """``transformers`` generation (KV cache, greedy or beam search)."""
         return self.model.generate(**kwargs)
+
+    @contextlib.contextmanager
+    def merged_lora(self):
+        """Fold the LoRA deltas into the base weights for the duration of the block.
+
+        Unmerged LoRA costs extra small matrix products and kernel launches
+        for every targeted projection at every decoding step; merged, a
+        step costs what the base model costs. On exit the base weights are
+        restored bit for bit from a copy (merging and unmerging alone would
+        leave rounding drift). No-op unless ``train_mode="lora"``; use it
+        only without autograd (generation).
+        """
+        if self.train_mode != "lora" or torch.is_grad_enabled():
+            yield
+            return
+        from peft.tuners.lora import LoraLayer
+
+        layers = [m for m in self.model.modules() if isinstance(m, LoraLayer) and not m.merged]
+        saved = [m.get_base_layer().weight.detach().clone() for m in layers]
+        try:
+            for m in layers:
+                m.merge()
+            yield
+        finally:
+            for m, weight in zip(layers, saved):
+                if m.merged:
+                    m.unmerge()
+                m.get_base_layer().weight.data.copy_(weight)
 
     @property
     def config(self):

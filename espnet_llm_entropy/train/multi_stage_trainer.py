@@ -166,6 +166,7 @@ class StageHooks:
         return self.step
 
     def wrap_train_iterator(self, iterator: Iterable, reporter) -> Iterable:
+        """The epoch's batches, with the per-step hooks run before each one is handed out."""
         self._train_reporter = reporter
         first = [True]
         if self.iterations_per_epoch is None:
@@ -192,10 +193,12 @@ class StageHooks:
         return _StepHookIterable(iterator, hook, stop)
 
     def before_validation(self, reporter) -> None:
+        """End of a training epoch: drift measurement (into the validation reporter)."""
         if self.drift is not None:
             self.drift.end_of_epoch(reporter.epoch, self.steps_done(), reporter)
 
     def on_training_end(self) -> None:
+        """ESPnet's loop returned normally: the final encoder publication."""
         if self.publisher is not None:
             self.publisher.on_training_end(self.steps_done())
 

@@ -133,7 +133,8 @@ class ProbeSet:
             else:
                 feats = self._feats
             for f, n in feats:
-                out, out_lengths = speech_encoder.encode_feats(f.to(device), n.to(device), augment=False)
+                # a copy: ESPnet's utterance_mvn normalises its input in place under no_grad
+                out, out_lengths = speech_encoder.encode_feats(f.to(device).clone(), n.to(device), augment=False)
                 for row, length in zip(out, out_lengths.tolist()):
                     outputs.append(row[:length].float().cpu())
         return torch.cat(outputs, 0)

@@ -58,3 +58,4 @@ def test_augmentation_runs_in_training_only_and_is_reproducible():
     assert np.array_equal(first, again)  # same seed, same utterance, same epoch
     second_epoch = train("u", {"speech": wave.copy()})["speech"]
     assert not np.array_equal(first, second_epoch)
+

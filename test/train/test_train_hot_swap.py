@@ -154,3 +154,12 @@ def test_probe_eval_mode_restores_each_submodule(tiny_encoder):
     with eval_mode(tiny_encoder):
         assert not tiny_encoder.training
     assert tiny_encoder.training and not bn.training
+
+
+def test_probe_outputs_do_not_depend_on_the_feature_cache(probe_dir, tiny_encoder):
+    """utterance_mvn normalises in place; the cached features must stay the frontend's output."""
+    probe = ProbeSet(ProbeConfig(str(probe_dir)))
+    first = probe.encoder_outputs(tiny_encoder)  # computes and caches the features
+    again = probe.encoder_outputs(tiny_encoder)  # from the cache
+    fresh = ProbeSet(ProbeConfig(str(probe_dir))).encoder_outputs(tiny_encoder)
+    assert torch.allclose(first, again, atol=1e-5) and torch.allclose(first, fresh, atol=1e-5)
