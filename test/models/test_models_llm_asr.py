@@ -148,3 +148,25 @@ def test_llm_directory_errors(tmp_path, tiny_llm_dir):
         HFCausalLM(str(tiny_llm_dir), train_mode="half")
     with pytest.raises(FileNotFoundError, match="no tokenizer"):
         load_llm_tokenizer(tmp_path)
+
+
+def test_merged_lora_gives_the_same_logits_and_restores_weights_exactly(tiny_llm_dir):
+    model = _model(tiny_llm_dir)
+    with torch.no_grad():  # make LoRA non-zero so merging changes the weights
+        for name, p in model.llm.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    before = {k: v.clone() for k, v in model.llm.model.state_dict().items()}
+    ids = torch.tensor([[3, 4, 5, 6]])
+    emb = model.llm.embed_tokens(ids)
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        plain = model.llm.lm_head(model.llm.hidden_states(emb, mask))
+        with model.llm.merged_lora():
+            merged = model.llm.lm_head(model.llm.hidden_states(emb, mask))
+            inside = model.llm.model.state_dict()
+            changed = [k for k in before if "base_layer" in k and not torch.equal(before[k], inside[k])]
+    assert changed  # the deltas really were folded into the base weights
+    assert torch.allclose(plain, merged, atol=1e-5)
+    after = model.llm.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -107,8 +107,8 @@ def method_setup(tmp_path_factory):
         stage_args={
             "pretrain": SMALL_MODEL + [
                 "--max_epoch", "2", "--model_conf", "cr_weight=0", "--model_conf", "head_hidden_size=32",
-                "--cka_monitor_conf", "check_interval=1", "--cka_monitor_conf", "reference_step=1",
-                "--cka_monitor_conf", "threshold=0.9999", "--probe_conf", "num_utts=4"],
+                "--cka_monitor_conf", "check_interval=1", "--cka_monitor_conf", "reference_step=2",
+                "--cka_monitor_conf", "threshold=1.0", "--probe_conf", "num_utts=4"],
             "align": SMALL_MODEL + ["--max_epoch", "1", "--probe_conf", "num_utts=4"],
             "ia_sft": SMALL_MODEL + ["--max_epoch", "2", "--hot_swap_conf", "check_interval=1",
                                      "--probe_conf", "num_utts=4"],
@@ -120,7 +120,11 @@ def method_setup(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pretrained_setup(method_setup):
-    """The pretraining stage run once (in-process); publishes >= 2 versions plus the final one."""
+    """The pretraining stage run once (in-process).
+
+    Threshold 1.0 makes every check after the reference (step 2) publish:
+    v1..v3 at steps 3, 4, 5 and the final v4 at step 6, whatever the exact CKA values.
+    """
     from espnet_llm_entropy.train.four_stage_pipeline import run_stage
 
     run_stage(method_setup, "pretrain")
