@@ -42,3 +42,13 @@ def prepare_tiny_experiment(root: Path) -> TinyExperiment:
     pre = REPO_CONF / "tiny" / "pretrain_phoneme_ctc.yaml"
     stats = espnet_steps.collect_stats(pre, phones, data / "train", data / "dev", root / "stats")
     return TinyExperiment(root, data, phones, llm_dir, stats, pre, REPO_CONF / "tiny" / "sft_llm_asr.yaml")
+
+
+def build_tiny_experiment(root: Path, num_train: int = 12, num_dev: int = 4, num_test: int = 4) -> TinyExperiment:
+    """Synthesize a mini corpus of the given size under ``root/data``, then prepare it."""
+    from espnet_llm_entropy.corpus.corpus_config import MiniCorpusConfig
+    from espnet_llm_entropy.corpus.mini_corpus_builder import build_mini_corpus
+
+    config = MiniCorpusConfig(num_train=num_train, num_dev=num_dev, num_test=num_test, nj=2)
+    build_mini_corpus(root / "data", config, show_progress=False)
+    return prepare_tiny_experiment(root)

@@ -27,15 +27,11 @@ def trained(tmp_path_factory):
     """Mini corpus (6/2/3 utterances), 1-epoch phoneme-CTC pretraining, 1-epoch LLM-ASR SFT."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (needed to synthesise the mini corpus; run `make setup`)")
-    from espnet_llm_entropy.corpus.corpus_config import MiniCorpusConfig
-    from espnet_llm_entropy.corpus.mini_corpus_builder import build_mini_corpus
     from espnet_llm_entropy.pipeline import espnet_steps
-    from espnet_llm_entropy.testing.experiment_setup import prepare_tiny_experiment
+    from espnet_llm_entropy.testing.experiment_setup import build_tiny_experiment
 
     root = tmp_path_factory.mktemp("analysis_exp")
-    build_mini_corpus(root / "data", MiniCorpusConfig(num_train=6, num_dev=2, num_test=3, nj=2),
-                      show_progress=False)
-    exp = prepare_tiny_experiment(root)
+    exp = build_tiny_experiment(root, 6, 2, 3)
     common = [exp.phones, exp.data / "train", exp.data / "dev", exp.stats]
     pre = espnet_steps.train(exp.pretrain_config, *common, root / "exp_pretrain",
                              extra=["--max_epoch", "1", "--batch_size", "3"])

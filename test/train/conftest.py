@@ -91,16 +91,12 @@ def method_setup(tmp_path_factory):
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (run `make setup`)")
-    from espnet_llm_entropy.corpus.corpus_config import MiniCorpusConfig
-    from espnet_llm_entropy.corpus.mini_corpus_builder import build_mini_corpus
-    from espnet_llm_entropy.testing.experiment_setup import prepare_tiny_experiment
+    from espnet_llm_entropy.testing.experiment_setup import build_tiny_experiment
     from espnet_llm_entropy.train.four_stage_pipeline import FourStageSetup
     from espnet_llm_entropy.bin.train_method import DEFAULT_CONFIGS
 
     root = tmp_path_factory.mktemp("method")
-    build_mini_corpus(root / "data", MiniCorpusConfig(num_train=12, num_dev=4, num_test=4, nj=2),
-                      show_progress=False)
-    exp = prepare_tiny_experiment(root)
+    exp = build_tiny_experiment(root, 12, 4, 4)
     return FourStageSetup(
         exp_dir=root / "exp", token_list=exp.phones, train_dir=exp.data / "train", valid_dir=exp.data / "dev",
         stats_dir=exp.stats, llm_dir=exp.llm_dir, configs=dict(DEFAULT_CONFIGS),
