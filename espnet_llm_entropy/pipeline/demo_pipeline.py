@@ -10,8 +10,11 @@ the demo runs again in the same directory):
 5. ``train``    the four training stages with hot-swaps (asr.sh stage 11)
 6. ``decode``   test, non-speech (and AN4) sets (asr.sh stage 12)
 7. ``score``    CER/WER per language + hallucination tables (stage 13)
-8. ``analyze``  entropy-allocation metrics and plots
-9. ``report``   ``RESULTS.md``
+8. ``robustness`` IA-SFT + joint SFT again with silence/noise augmentation
+                (same pretrained and aligned stages), decoded and scored, so
+                the report compares hallucination with and without it
+9. ``analyze``  entropy-allocation metrics and plots
+10. ``report``  ``RESULTS.md``
 
 Every training and decoding is one of the entry points a recipe runs
 (``llm_asr_train``, ``train_method``, ``llm_asr_inference``), launched as a
@@ -60,6 +63,7 @@ class DemoConfig:
     conf_dir: Path = CONF_DIR
     decode_batch_size: int = 16
     analysis_max_utts: int = 60
+    augmentation_prob: float = 0.2
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir).resolve()
@@ -83,6 +87,7 @@ class Demo:
             ("train", self.train),
             ("decode", self.decode),
             ("score", self.score),
+            ("robustness", self.robustness),
             ("analyze", self.analyze),
             ("report", self.report),
         ]
@@ -158,21 +163,27 @@ class Demo:
             self.data / "train", self.data / "dev", self.root / "stats", in_process=True,
         )
 
-    def train(self) -> None:
+    def _method_args(self, exp_dir: Path, extra_args: Dict[str, str]) -> List:
         args = [
-            "--exp_dir", self.exp, "--token_list", self.root / "phones.txt",
+            "--exp_dir", exp_dir, "--token_list", self.root / "phones.txt",
             "--stats_dir", self.root / "stats", "--train_dir", self.data / "train",
             "--valid_dir", self.data / "dev", "--llm_dir", self.root / "llm",
         ]
         for stage, config in STAGE_CONFIGS.items():
             args += [f"--{stage}_config", self.conf.conf_dir / config]
+            opts = extra_args.get(stage, "")
             if stage in self.conf.epochs:
-                args += [f"--{stage}_args", f"--max_epoch {self.conf.epochs[stage]}"]
-        self._run("train_method", args, self.exp / "train_method.log")
+                opts += f" --max_epoch {self.conf.epochs[stage]}"
+            if opts.strip():
+                args += [f"--{stage}_args", opts.strip()]
+        return args
 
-    def final_model(self) -> tuple:
+    def train(self) -> None:
+        self._run("train_method", self._method_args(self.exp, {}), self.exp / "train_method.log")
+
+    def final_model(self, exp: Optional[Path] = None) -> tuple:
         """(exp dir, checkpoint) of the last stage: joint SFT's best by accuracy."""
-        exp_dir = self.exp / "joint_sft"
+        exp_dir = (exp or self.exp) / "joint_sft"
         for name in ("valid.acc.best.pth", "valid.loss.best.pth", "latest.pth"):
             if (exp_dir / name).exists():
                 return exp_dir, exp_dir / name
@@ -181,10 +192,12 @@ class Demo:
     def test_sets(self) -> List[str]:
         return [s for s in ("test", "nonspeech", "an4") if (self.data / s / "wav.scp").exists()]
 
-    def decode(self) -> None:
-        exp_dir, model_file = self.final_model()
-        for name in self.test_sets():
-            out = self.root / "decode" / name
+    def decode(self, exp: Optional[Path] = None, out_root: Optional[Path] = None,
+               sets: Optional[List[str]] = None) -> None:
+        exp_dir, model_file = self.final_model(exp)
+        out_root = out_root or self.root / "decode"
+        for name in sets or self.test_sets():
+            out = out_root / name
             if out.exists():
                 shutil.rmtree(out)
             args = [
@@ -193,17 +206,18 @@ class Demo:
                 f"{self.data / name}/wav.scp,speech,sound",
                 "--batch_size", self.conf.decode_batch_size, "--ngpu", 0,
             ]
-            self._run("llm_asr_inference", args, self.root / "decode" / f"{name}.log")
+            self._run("llm_asr_inference", args, out_root / f"{name}.log")
 
-    def score(self) -> None:
+    def score(self, out_root: Optional[Path] = None, sets: Optional[List[str]] = None,
+              scores_file: str = "scores.json") -> None:
         from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
 
+        out_root = out_root or self.root / "decode"
         scores = {}
-        for name in self.test_sets():
-            hyp = self.root / "decode" / name / "1best_recog" / "text"
+        for name in sets or self.test_sets():
+            hyp = out_root / name / "1best_recog" / "text"
             ref = self.data / name / "text"
-            hall_dir = self.root / "decode" / name / "hallucination"
-            opts = ["--hyp", hyp, "--out_dir", hall_dir, "--dataset", name,
+            opts = ["--hyp", hyp, "--out_dir", out_root / name / "hallucination", "--dataset", name,
                     "--wav_scp", self.data / name / "wav.scp"]
             if name == "nonspeech":
                 opts += ["--nonspeech"]
@@ -211,7 +225,27 @@ class Demo:
                 opts += ["--ref", ref]
                 scores[name] = score_by_language(ref, hyp, self.data / name / "utt2lang")
             espnet_steps.run_entry_point("score_hallucination", opts)
-        (self.root / "scores.json").write_text(json.dumps(scores, indent=1, ensure_ascii=False))
+        (self.root / scores_file).write_text(json.dumps(scores, indent=1, ensure_ascii=False))
+
+    def robustness(self) -> None:
+        """IA-SFT + joint SFT with training-time silence padding and noise.
+
+        Shares the pretrained and aligned stages with the main run (links),
+        so the only difference between the two final models is the
+        augmentation; then decodes and scores the test and non-speech sets.
+        """
+        aug_exp = self.root / "exp_augmented"
+        aug_exp.mkdir(exist_ok=True)
+        for stage in ("pretrain", "align"):
+            if not (aug_exp / stage).exists():
+                (aug_exp / stage).symlink_to(self.exp / stage, target_is_directory=True)
+        aug = (f"--robustness_aug_conf prob={self.conf.augmentation_prob} "
+               f"--robustness_aug_conf noise_scp={self.data / 'noise.scp'}")
+        args = self._method_args(aug_exp, {"ia_sft": aug, "joint_sft": aug})
+        self._run("train_method", args + ["--stages", "ia_sft", "joint_sft"], aug_exp / "train_method.log")
+        sets = [s for s in ("test", "nonspeech") if s in self.test_sets()]
+        self.decode(aug_exp, self.root / "decode_augmented", sets)
+        self.score(self.root / "decode_augmented", sets, "scores_augmented.json")
 
     def analyze(self) -> None:
         from espnet_llm_entropy.analysis.report import analyze_experiments

@@ -36,12 +36,18 @@ def environment_block() -> str:
 
 
 def _hallucination_section(root: Path) -> str:
-    results = []
-    for path in sorted((root / "decode").glob("*/hallucination/hallucination.json")):
-        results.append(json.loads(path.read_text()))
-    if not results:
-        return ""
-    return "## Hallucination\n\n" + markdown_from_results(results) + "\n"
+    parts = []
+    for decode_dir, title in (("decode", "## Hallucination"),
+                              ("decode_augmented", "## Hallucination with robustness augmentation")):
+        results = [json.loads(p.read_text())
+                   for p in sorted((root / decode_dir).glob("*/hallucination/hallucination.json"))]
+        if results:
+            parts.append(f"{title}\n\n" + markdown_from_results(results) + "\n")
+    if len(parts) == 2:
+        parts[1] = parts[1].replace(
+            "\n\n", "\n\nThe same model trained again from the aligned stage with silence "
+            "padding and noise (`--robustness_aug_conf`) in IA-SFT and joint SFT.\n\n", 1)
+    return "\n".join(parts)
 
 
 def _swap_section(root: Path) -> str:
@@ -85,6 +91,10 @@ def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
     scores = json.loads((root / "scores.json").read_text()) if (root / "scores.json").exists() else {}
     for name, per_lang in scores.items():
         parts.append(f"\n## {name}: error rates (percent)\n\n" + results_table(per_lang))
+    augmented = root / "scores_augmented.json"
+    for name, per_lang in (json.loads(augmented.read_text()) if augmented.exists() else {}).items():
+        parts.append(f"\n## {name}, trained with robustness augmentation: error rates (percent)\n\n"
+                     + results_table(per_lang))
     for section in (_hallucination_section(root), _swap_section(root), _analysis_section(root)):
         if section:
             parts.append("\n" + section)

@@ -39,6 +39,15 @@ def test_report_holds_the_scorer_numbers(demo_dir):
     hall = json.loads((demo_dir / "decode" / "nonspeech" / "hallucination" / "hallucination.json").read_text())
     assert hall["dataset"] == "nonspeech" and "nonspeech" in hall
     assert "## Hallucination" in report and "non-speech" in report
+    # the same model retrained with silence/noise augmentation, scored the same way
+    aug = json.loads((demo_dir / "decode_augmented" / "nonspeech" / "hallucination" / "hallucination.json").read_text())
+    assert aug["dataset"] == "nonspeech"
+    assert "## Hallucination with robustness augmentation" in report
+    aug_scores = json.loads((demo_dir / "scores_augmented.json").read_text())
+    for line in results_table(aug_scores["test"]).splitlines()[2:]:
+        assert line in report
+    aug_config = (demo_dir / "exp_augmented" / "ia_sft" / "config.yaml").read_text()
+    assert "noise.scp" in aug_config and "noise.scp" not in (demo_dir / "exp" / "ia_sft" / "config.yaml").read_text()
 
 
 def test_four_stages_ran_with_hot_swaps_and_analysis(demo_dir):
@@ -56,5 +65,5 @@ def test_rerun_skips_finished_steps(demo_dir, capsys):
     before = (demo_dir / "RESULTS.md").stat().st_mtime_ns
     demo_main(["--out_dir", str(demo_dir), "--num_train", "16", "--num_dev", "4", "--num_test", "4"])
     out = capsys.readouterr().out
-    assert out.count("already done") == 9
+    assert out.count("already done") == 10
     assert (demo_dir / "RESULTS.md").stat().st_mtime_ns == before
