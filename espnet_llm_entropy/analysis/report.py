@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Union
 
 from espnet_llm_entropy.analysis.analysis_run import AnalysisOptions, run_analysis
-from espnet_llm_entropy.train.atomic_files import write_bytes_atomic
+from espnet_llm_entropy.text.atomic_file import atomic_write_text as write_text_atomic
 
 METRICS_FILE = "metrics.json"
 SUMMARY_FILE = "summary.md"
@@ -30,11 +30,6 @@ def json_safe(value):
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """UTF-8 text, written to a temporary name and renamed."""
-    write_bytes_atomic(Path(path), text.encode("utf-8"))
 
 
 def _fmt(value, digits: int = 3) -> str:

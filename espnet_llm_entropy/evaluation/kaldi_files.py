@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Dict, Union
 
 from tqdm import tqdm
+
+from espnet_llm_entropy.text.atomic_file import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -125,17 +125,5 @@ def durations_from_wav_scp(path: PathLike) -> Dict[str, float]:
     return durations
 
 
-def write_text_atomic(path: PathLike, content: str) -> None:
-    """Write ``content`` to ``path`` via a temporary file in the same directory + rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+# one atomic text writer for the whole package
+write_text_atomic = atomic_write_text

@@ -16,6 +16,7 @@ from typing import Dict, List
 
 from espnet_llm_entropy.evaluation.asr_scoring import results_table
 from espnet_llm_entropy.evaluation.report_table import markdown_from_results
+from espnet_llm_entropy.text.atomic_file import atomic_write_text
 
 
 def environment_block() -> str:
@@ -103,7 +104,5 @@ def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
         rows = "".join(f"|{k}|{v:.0f}|\n" for k, v in timings.items())
         parts.append(f"\n## Wall time (s)\n\n|step|seconds|\n|---|---|\n{rows}|total|{total:.0f}|\n")
     out = root / "RESULTS.md"
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text("".join(parts), encoding="utf-8")
-    os.replace(tmp, out)
+    atomic_write_text(out, "".join(parts))
     return out
