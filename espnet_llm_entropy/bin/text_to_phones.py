@@ -21,7 +21,8 @@ from espnet_llm_entropy.text.phone_text_conversion import (
     PhoneTextConversionError,
     convert_text_to_phones,
 )
-from espnet_llm_entropy.text.phonemizer import LANGUAGES, Phonemizer
+from espnet_llm_entropy.text.character_units import UNITS, build_unit_reader
+from espnet_llm_entropy.text.phonemizer import LANGUAGES
 
 EPILOG = """\
 Output: one line per utterance, '<utt-id> <phone> <phone> ...', in input
@@ -57,6 +58,13 @@ def get_parser() -> argparse.ArgumentParser:
         "--in", dest="in_path", required=True, help="Kaldi text file: '<utt-id> <transcript>' lines"
     )
     parser.add_argument("--out", dest="out_path", required=True, help="phone text file to write")
+    parser.add_argument(
+        "--unit",
+        choices=UNITS,
+        default="phone",
+        help="phone: pinyin phones + ARPAbet (default); char: Chinese characters and English "
+        "letters with <space> between English words (character-level CTC targets)",
+    )
     parser.add_argument(
         "--language",
         choices=LANGUAGES,
@@ -108,11 +116,12 @@ def main(cmd: Optional[List[str]] = None) -> None:
     except (OSError, PhoneInventoryError) as err:
         log.error("cannot use --inventory_in: %s", err)
         sys.exit(1)
-    phonemizer = Phonemizer(
+    phonemizer = build_unit_reader(dict(
+        unit=args.unit,
         language=args.language,
         on_unknown="unk" if args.on_unknown == "unk" else "drop",
         use_neural_oov=not args.no_neural_oov,
-    )
+    ))
     try:
         summary = convert_text_to_phones(
             args.in_path,

@@ -85,7 +85,7 @@ def _shorten(line: str, width: int = 160) -> str:
 
 def collect_stats(
     config: Path, token_list: Path, train_dir: Path, valid_dir: Path, stats_dir: Path,
-    extra: Sequence[str] = (), in_process: bool = True,
+    extra: Sequence[str] = (), in_process: bool = True, log_file: Optional[Path] = None,
 ) -> Path:
     """asr.sh stage 10: shape files and feature statistics into ``stats_dir``."""
     args = [
@@ -94,7 +94,7 @@ def collect_stats(
         *data_options("train", train_dir, None), *data_options("valid", valid_dir, None),
         *extra,
     ]
-    run_entry_point("llm_asr_train", args, in_process)
+    run_entry_point("llm_asr_train", args, in_process, log_file=log_file)
     return stats_dir
 
 

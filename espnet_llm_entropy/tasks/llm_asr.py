@@ -108,7 +108,9 @@ class LLMASRTask(ASRTask):
             "--phonemizer_conf",
             action=NestedDictAction,
             default=dict(),
-            help="Keyword arguments of espnet_llm_entropy.text.phonemizer.Phonemizer",
+            help="Transcript reader of the CTC targets: unit=phone (default; keyword arguments of "
+            "espnet_llm_entropy.text.phonemizer.Phonemizer) or unit=char (character units, "
+            "espnet_llm_entropy.text.character_units.CharacterUnits)",
         )
         group.add_argument(
             "--robustness_aug_conf",

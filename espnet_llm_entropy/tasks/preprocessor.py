@@ -24,7 +24,9 @@ class LLMASRPreprocessor(AbsPreprocessor):
         train: training mode (augmentation only applies then).
         token_list: phone inventory (path or list; ``<blank>`` first).
         llm_tokenizer: a tokenizer (or None for a phone-only model).
-        phonemizer_conf: keyword arguments of :class:`Phonemizer`.
+        phonemizer_conf: the transcript reader: ``unit`` (``phone``, default,
+            or ``char``) and that reader's keyword arguments (see
+            :func:`~espnet_llm_entropy.text.character_units.build_unit_reader`).
         augmentation: optional callable ``(wave (T,), rng) -> wave (T',)``
             applied to ``speech`` in training only.
         seed: seed of the augmentation; each utterance draws from a
@@ -44,14 +46,14 @@ class LLMASRPreprocessor(AbsPreprocessor):
         text_name: str = "text",
     ):
         super().__init__(train)
+        from espnet_llm_entropy.text.character_units import build_unit_reader
         from espnet_llm_entropy.text.phone_inventory import PhoneInventory
-        from espnet_llm_entropy.text.phonemizer import Phonemizer
 
         if isinstance(token_list, str):
             self.inventory = PhoneInventory.from_file(token_list)
         else:
             self.inventory = PhoneInventory(list(token_list))
-        self.phonemizer = Phonemizer(**(phonemizer_conf or {}))
+        self.phonemizer = build_unit_reader(phonemizer_conf)
         self.llm_tokenizer = llm_tokenizer
         self.augmentation = augmentation
         self.seed = seed

@@ -1,0 +1,190 @@
+"""The paradigm comparison: train every paradigm with every seed, evaluate, report.
+
+Directory layout of ``out_dir``::
+
+    workspace/                 mini corpus, phone inventory, LLM, statistics
+                               (unless the caller gives a workspace)
+    pretrain/seed<k>_<key>/    pretrainings, each shared by the paradigms that need it
+    runs/<paradigm>/seed<k>/   the paradigm's stages, decode/, analysis/, metrics.json
+    comparison.md              the report (tables, claims, plots), comparison.json
+    *.png                      the plots
+
+Everything is resumable: run the same command again and finished stages,
+decodings and analyses are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from espnet_llm_entropy.comparison.paradigm_spec import (
+    DEFAULT_PARADIGMS,
+    ParadigmSpec,
+    check_equal_budgets,
+    load_paradigms,
+)
+from espnet_llm_entropy.comparison.paradigm_training import pretrain_dir, train_paradigm, train_pretraining
+from espnet_llm_entropy.comparison.run_metrics import evaluate_run
+from espnet_llm_entropy.comparison.task_graph import Task, TaskOutcome, run_task_graph
+from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace, build_mini_workspace, ensure_units
+from espnet_llm_entropy.text.atomic_file import atomic_write_text
+
+QUICK_STEPS_PER_EPOCH = 12
+
+
+@dataclass
+class ComparisonConfig:
+    """Options of a comparison (``python -m espnet_llm_entropy.bin.compare_paradigms --help``).
+
+    Attributes:
+        out_dir: where everything goes.
+        paradigms: paradigm names (files in ``conf/paradigms``) or paths.
+        seeds: training seeds; every figure is reported as mean and spread over them.
+        steps_per_epoch: update steps per epoch of every stage.
+        jobs: trainings run at the same time.
+        threads_per_job: torch threads of each (default: CPU cores / jobs).
+        allow_unequal_budgets: accept paradigms with different step budgets.
+        analysis_max_utts: test utterances entering the entropy analysis.
+        decode_batch_size: decoding batch size.
+        num_train, num_dev, num_test: mini-corpus sizes (built workspace only).
+        llm_pretrain_steps: steps of the tiny LLM's pretraining (built workspace only).
+    """
+
+    out_dir: Path
+    paradigms: Sequence[str] = DEFAULT_PARADIGMS
+    seeds: Sequence[int] = (0, 1, 2)
+    steps_per_epoch: int = 25
+    jobs: int = 2
+    threads_per_job: Optional[int] = None
+    allow_unequal_budgets: bool = False
+    analysis_max_utts: int = 60
+    decode_batch_size: int = 16
+    num_train: int = 600
+    num_dev: int = 60
+    num_test: int = 60
+    llm_pretrain_steps: int = 300
+
+    def __post_init__(self):
+        self.out_dir = Path(self.out_dir).resolve()
+        if not self.seeds:
+            raise ValueError("at least one seed is needed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {list(self.seeds)}")
+        if self.steps_per_epoch < 1 or self.jobs < 1:
+            raise ValueError("steps_per_epoch and jobs must be >= 1")
+
+
+def machine_description() -> str:
+    """One line about where the comparison ran (for the report)."""
+    import torch
+
+    return (f"{os.cpu_count()} CPU cores ({platform.machine()}), Python {platform.python_version()}, "
+            f"torch {torch.__version__}, {'CUDA available' if torch.cuda.is_available() else 'no GPU used'}")
+
+
+def _phone_aligner_spec(specs: Sequence[ParadigmSpec]) -> Optional[ParadigmSpec]:
+    """The paradigm whose phoneme pretraining aligns phone labels for every analysis."""
+    return next((s for s in specs if s.units == "phone" and s.pretrain is not None), None)
+
+
+def build_tasks(conf: ComparisonConfig, ws: ComparisonWorkspace, specs: Sequence[ParadigmSpec]) -> List[Task]:
+    """Pretrainings first (one per seed and distinct pretraining), then the paradigms."""
+    out = conf.out_dir
+    aligner = _phone_aligner_spec(specs)
+    tasks: List[Task] = []
+    for seed in conf.seeds:
+        pretrain_tasks: Dict[str, str] = {}
+        for spec in specs:
+            key = spec.pretrain_key()
+            if key is not None and key not in pretrain_tasks:
+                pretrain_tasks[key] = f"pretrain/seed{seed}/{key}"
+                tasks.append(Task(pretrain_tasks[key], _pretrain_fn(conf, ws, spec, seed)))
+        aligner_dir = pretrain_dir(out, seed, aligner) if aligner is not None else None
+        for spec in specs:
+            deps = {pretrain_tasks[k] for k in (spec.pretrain_key(), aligner.pretrain_key() if aligner else None)
+                    if k is not None}
+            tasks.append(Task(f"{spec.name}/seed{seed}", _paradigm_fn(conf, ws, spec, seed, aligner_dir),
+                              sorted(deps)))
+    return tasks
+
+
+def _pretrain_fn(conf: ComparisonConfig, ws: ComparisonWorkspace, spec: ParadigmSpec, seed: int):
+    return lambda: train_pretraining(ws, spec, seed, conf.steps_per_epoch, conf.out_dir)
+
+
+def _paradigm_fn(conf: ComparisonConfig, ws: ComparisonWorkspace, spec: ParadigmSpec, seed: int,
+                 aligner_dir: Optional[Path]):
+    def run() -> Dict:
+        run_dir = conf.out_dir / "runs" / spec.name / f"seed{seed}"
+        train_paradigm(ws, spec, seed, conf.steps_per_epoch, conf.out_dir, run_dir)
+        return evaluate_run(ws, run_dir, spec, seed, aligner_dir, conf.analysis_max_utts, conf.decode_batch_size)
+    return run
+
+
+def _progress_printer(total: int, start: float):
+    counter = {"n": 0}
+
+    def on_finish(outcome: TaskOutcome) -> None:
+        counter["n"] += 1
+        note = f": {outcome.error}" if outcome.error else ""
+        print(f"[compare {counter['n']}/{total}] {outcome.name} {outcome.status} "
+              f"({time.time() - start:.0f} s since start){note}", flush=True)
+    return on_finish
+
+
+def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspace] = None,
+                   command: Optional[str] = None) -> Dict:
+    """Train, evaluate and report every (paradigm, seed); returns the report dict plus ``outcomes``.
+
+    Raises:
+        ParadigmSpecError: bad paradigm files or unequal budgets.
+        FileNotFoundError: an incomplete workspace.
+    """
+    start = time.time()
+    specs = load_paradigms(conf.paradigms)
+    budget = check_equal_budgets(specs) if not conf.allow_unequal_budgets else None
+    conf.out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(conf.out_dir / "comparison_config.json", json.dumps(asdict(conf), indent=1, default=str))
+    threads = conf.threads_per_job or max(1, (os.cpu_count() or 1) // conf.jobs)
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if workspace is None:
+        print(f"[compare] preparing the mini corpus, LLM and statistics in {conf.out_dir / 'workspace'}", flush=True)
+        workspace = build_mini_workspace(conf.out_dir / "workspace", conf.num_train, conf.num_dev,
+                                         conf.num_test, llm_pretrain_steps=conf.llm_pretrain_steps)
+    for unit in sorted({s.units for s in specs}):
+        ensure_units(workspace, unit)
+    workspace.check()
+
+    tasks = build_tasks(conf, workspace, specs)
+    print(f"[compare] {len(specs)} paradigms x {len(conf.seeds)} seeds: {len(tasks)} tasks, "
+          f"{conf.jobs} at a time with {threads} thread(s) each", flush=True)
+    outcomes = run_task_graph(tasks, conf.jobs, _progress_printer(len(tasks), start))
+    from espnet_llm_entropy.comparison.comparison_report import write_comparison_report
+
+    budget_note = (
+        f"every paradigm trains {budget} epochs x {conf.steps_per_epoch} updates = "
+        f"{budget * conf.steps_per_epoch} update steps" if budget is not None
+        else "the paradigms were allowed different step budgets (--allow_unequal_budgets)"
+    ) + f"; {conf.jobs} trainings ran at a time with {threads} torch thread(s) each (training times include that sharing)"
+    report = write_comparison_report(
+        conf.out_dir, conf.out_dir / "runs", paradigm_order=[s.name for s in specs],
+        command=command, machine=machine_description(), budget_note=budget_note,
+    )
+    report["outcomes"] = {name: {"status": o.status, "error": o.error} for name, o in outcomes.items()}
+    report["wall_s"] = round(time.time() - start, 1)
+    atomic_write_text(conf.out_dir / "outcomes.json", json.dumps(report["outcomes"], indent=1))
+    print(f"[compare] report: {conf.out_dir / 'comparison.md'} ({report['wall_s']:.0f} s in all)", flush=True)
+    return report
+
+
+def command_line() -> str:
+    """The command that started this process (for the report)."""
+    return " ".join([Path(sys.executable).name, "-m", "espnet_llm_entropy.bin.compare_paradigms", *sys.argv[1:]])

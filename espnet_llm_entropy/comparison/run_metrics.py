@@ -1,0 +1,208 @@
+"""Evaluate one trained run (paradigm, seed) and gather its figures into ``metrics.json``.
+
+:func:`evaluate_run` decodes the test and non-speech sets with
+``llm_asr_inference``, scores them (``score_hallucination`` and
+:func:`~espnet_llm_entropy.evaluation.asr_scoring.score_by_language`), runs
+the entropy-allocation analysis (``analyze_entropy``) and then
+:func:`collect_run_metrics` reads every figure back from those outputs, so
+each number in ``metrics.json`` is the one its tool wrote (keys:
+:data:`~espnet_llm_entropy.comparison.metric_catalog.METRICS`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+import threading
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from espnet_llm_entropy.comparison.metric_catalog import METRICS
+from espnet_llm_entropy.comparison.paradigm_spec import ParadigmSpec
+from espnet_llm_entropy.comparison.paradigm_training import final_model, stage_done
+from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace
+from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
+from espnet_llm_entropy.pipeline import espnet_steps
+from espnet_llm_entropy.text.atomic_file import atomic_write_text
+from espnet_llm_entropy.train.atomic_files import read_jsonl
+
+METRICS_FILE = "metrics.json"
+_TRAINABLE_RE = re.compile(r"training stage (\w+): trainable elements per group (\{.*\})")
+_MODEL_LOAD_LOCK = threading.Lock()
+
+
+def decode_and_score(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec, batch_size: int = 16) -> None:
+    """Decode test (and non-speech) into ``<run_dir>/decode/<set>`` and score them."""
+    model = final_model(run_dir, spec)
+    sets = {"test": ws.test_dir}
+    if ws.nonspeech_dir is not None:
+        sets["nonspeech"] = ws.nonspeech_dir
+    for name, data_dir in sets.items():
+        out = run_dir / "decode" / name
+        if (out / "hallucination" / "hallucination.json").exists():
+            continue
+        if out.exists():
+            shutil.rmtree(out)
+        espnet_steps.run_entry_point(
+            "llm_asr_inference",
+            ["--asr_train_config", model.parent / "config.yaml", "--asr_model_file", model,
+             "--output_dir", out, "--data_path_and_name_and_type", f"{data_dir}/wav.scp,speech,sound",
+             "--batch_size", batch_size, "--ngpu", 0],
+            in_process=False, log_file=run_dir / "decode" / f"{name}.log",
+        )
+        opts = ["--hyp", out / "1best_recog" / "text", "--out_dir", out / "hallucination",
+                "--dataset", name, "--wav_scp", data_dir / "wav.scp"]
+        opts += ["--nonspeech"] if name == "nonspeech" else ["--ref", data_dir / "text"]
+        espnet_steps.run_entry_point("score_hallucination", opts, in_process=False,
+                                     log_file=out / "score_hallucination.log")
+
+
+def analyze_run(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec,
+                phone_aligner: Optional[Path], max_utts: int) -> Path:
+    """Entropy-allocation analysis of the final model on the test set (``<run_dir>/analysis``).
+
+    The CKA reference is the paradigm's pretrained encoder (the final
+    pretraining checkpoint, which every SFT stage started from); phone
+    labels come from ``phone_aligner`` (a phoneme pretraining of the same seed).
+    """
+    out = run_dir / "analysis"
+    if (out / "metrics.json").exists():
+        return out
+    model = final_model(run_dir, spec)
+    args = ["--exp_dir", model.parent, "--checkpoint", model.name, "--data_dir", ws.test_dir,
+            "--out_dir", out, "--max_utts", max_utts, "--no_progress", "--log_level", "WARNING"]
+    if spec.pretrain is not None:
+        args += ["--reference_exp", run_dir / "pretrain", "--reference_checkpoint", "latest.pth"]
+    if phone_aligner is not None:
+        args += ["--phone_exp", phone_aligner]
+    espnet_steps.run_entry_point("analyze_entropy", args, in_process=False, log_file=run_dir / "analysis.log")
+    return out
+
+
+def _number(value) -> Optional[float]:
+    """A float, or None for a missing/skipped figure."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _get(data: Dict, *keys):
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def analysis_figures(analysis: Dict) -> Dict:
+    """Representation figures of the ``experiment`` (and ``reference``) in an analysis ``metrics.json``."""
+    entries = analysis.get("experiments", {})
+    name, exp = next(((n, e) for n, e in entries.items() if e.get("role") == "experiment"), (None, {}))
+    reference = next((e for e in entries.values() if e.get("role") == "reference"), {})
+    spectra = exp.get("spectra", {})
+    figures = {
+        "pretrained_encoder_nse": _number(_get(reference, "spectra", "encoder_output", "normalized_spectral_entropy")),
+        "encoder_nse": _number(_get(spectra, "encoder_output", "normalized_spectral_entropy")),
+        "encoder_effective_rank": _number(_get(spectra, "encoder_output", "effective_rank")),
+        "adaptor_nse": _number(_get(spectra, "adaptor_output", "normalized_spectral_entropy")),
+        "adaptor_effective_rank": _number(_get(spectra, "adaptor_output", "effective_rank")),
+        "drift_cka": _number(_get(analysis, "cka", "to_reference", name, "encoder_output_cka")),
+        "encoder_info_bits": _number(_get(exp, "phonetic_information", "encoder_output", "info_bits")),
+        "adaptor_info_bits": _number(_get(exp, "phonetic_information", "adaptor_output", "info_bits")),
+        "llm_reduction_bits": _number(_get(exp, "llm_entropy", "reduction_bits_per_token")),
+        "encoder_share": _number(_get(exp, "allocation", "encoder_output", "encoder_share")),
+    }
+    nse_per_layer = {
+        rep: values["normalized_spectral_entropy"] for rep, values in spectra.items()
+        if rep.startswith(("encoder_", "adaptor_")) and isinstance(values, dict)
+        and "normalized_spectral_entropy" in values
+    }
+    return {"figures": figures, "nse_per_layer": nse_per_layer}
+
+
+def recognition_figures(ws: ComparisonWorkspace, run_dir: Path) -> Dict[str, Optional[float]]:
+    """Error rates per language, hallucination and non-speech output rates from the decode dir."""
+    decode = run_dir / "decode"
+    scores = score_by_language(ws.test_dir / "text", decode / "test" / "1best_recog" / "text",
+                               ws.test_dir / "utt2lang")
+    figures = {key: _number(_get(scores, lang, "rate"))
+               for key, lang in (("mer", "all"), ("cer_zh", "zh"), ("wer_en", "en"), ("mer_cs", "cs"))}
+    test = json.loads((decode / "test" / "hallucination" / "hallucination.json").read_text())
+    figures["hallucination_rate"] = _number(_get(test, "speech", "hallucination", "rate"))
+    nonspeech_file = decode / "nonspeech" / "hallucination" / "hallucination.json"
+    nonspeech = json.loads(nonspeech_file.read_text()) if nonspeech_file.exists() else {}
+    figures["nonspeech_output_rate"] = _number(_get(nonspeech, "nonspeech", "with_output", "rate"))
+    figures["nonspeech_units_per_min"] = _number(_get(nonspeech, "nonspeech", "units_per_minute"))
+    return figures
+
+
+def trainable_per_stage(stage_dir: Path) -> Optional[int]:
+    """Trainable parameters of a stage, from the trainer's log line in ``train.log``."""
+    log = Path(stage_dir) / "train.log"
+    if not log.exists():
+        return None
+    counts = None
+    for line in log.read_text(errors="replace").splitlines():
+        match = _TRAINABLE_RE.search(line)
+        if match:
+            counts = ast.literal_eval(match.group(2))
+    return None if counts is None else int(sum(counts.values()))
+
+
+def total_parameters(model_file: Path) -> int:
+    """Parameters of the final model (frozen LLM weights included)."""
+    from transformers.utils import logging as hf_logging
+
+    from espnet_llm_entropy.analysis.experiment_loading import load_experiment
+
+    hf_logging.disable_progress_bar()
+    with _MODEL_LOAD_LOCK:
+        loaded = load_experiment(model_file.parent, model_file.name)
+        return int(sum(p.numel() for p in loaded.model.parameters()))
+
+
+def _trace(path: Path) -> List[Dict]:
+    return [{"step": r["step"], "cka": r["cka"]} for r in read_jsonl(path)
+            if r.get("cka") is not None and r.get("step") is not None]
+
+
+def collect_run_metrics(run_dir: Path, spec: ParadigmSpec, seed: int, ws: ComparisonWorkspace) -> Dict:
+    """Every figure of one run, read back from the outputs of training, decoding, scoring, analysis."""
+    run_dir = Path(run_dir)
+    analysis = json.loads((run_dir / "analysis" / "metrics.json").read_text())
+    representation = analysis_figures(analysis)
+    metrics: Dict[str, Optional[float]] = {}
+    metrics.update(recognition_figures(ws, run_dir))
+    metrics.update(representation["figures"])
+    records = {run.stage: stage_done(run_dir / run.stage) for run in spec.stages}
+    last = spec.stages[-1].stage
+    metrics["trainable_params"] = trainable_per_stage(run_dir / last)
+    metrics["total_params"] = total_parameters(final_model(run_dir, spec))
+    metrics["train_steps"] = sum(r["steps"] for r in records.values())
+    metrics["train_time_s"] = round(sum(r["wall_s"] for r in records.values()), 1)
+    missing = [m.key for m in METRICS if m.key not in metrics]
+    if missing:
+        raise KeyError(f"metrics not collected: {missing}")
+    return {
+        "paradigm": spec.name,
+        "label": spec.label,
+        "seed": seed,
+        "metrics": metrics,
+        "nse_per_layer": representation["nse_per_layer"],
+        "drift_trace": _trace(run_dir / last / "drift_trace.jsonl"),
+        "pretrain_trace": _trace(run_dir / "pretrain" / "cka_trace.jsonl") if spec.pretrain else [],
+        "stages": records,
+        "trainable_per_stage": {run.stage: trainable_per_stage(run_dir / run.stage) for run in spec.stages},
+        "sources": {"analysis": str(run_dir / "analysis" / "metrics.json"),
+                    "decode": str(run_dir / "decode"), "paradigm_file": str(spec.source)},
+    }
+
+
+def evaluate_run(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec, seed: int,
+                 phone_aligner: Optional[Path], max_utts: int = 60, batch_size: int = 16) -> Dict:
+    """Decode, score, analyse and write ``<run_dir>/metrics.json`` (atomically); returns it."""
+    decode_and_score(ws, run_dir, spec, batch_size)
+    analyze_run(ws, run_dir, spec, phone_aligner, max_utts)
+    result = collect_run_metrics(run_dir, spec, seed, ws)
+    atomic_write_text(run_dir / METRICS_FILE, json.dumps(result, indent=1, ensure_ascii=False))
+    return result

@@ -1,0 +1,114 @@
+"""The data every paradigm of a comparison shares: data dirs, LLM, token lists, statistics.
+
+A workspace is either built from the bundled mini corpus
+(:func:`build_mini_workspace`, the demo's first four steps) or given by the
+caller (a recipe passes asr.sh's dump dirs, token list, statistics and LLM).
+Character units need their own token list and shape statistics; they are
+derived from the training text on first use (:func:`ensure_units`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional
+
+from espnet_llm_entropy.pipeline import espnet_steps
+
+
+@dataclass
+class ComparisonWorkspace:
+    """Shared inputs of a comparison.
+
+    Attributes:
+        root: where derived files (character token list, statistics) go.
+        train_dir, valid_dir, test_dir: Kaldi data dirs.
+        nonspeech_dir: Kaldi dir of non-speech clips (no text), or None.
+        llm_dir: local Hugging Face causal LM (with its tokenizer).
+        token_lists: unit (``phone``/``char``) -> token list file.
+        stats_dirs: unit -> ESPnet collect-stats dir (shape files).
+        stats_config: ESPnet config used to collect statistics for new units.
+    """
+
+    root: Path
+    train_dir: Path
+    valid_dir: Path
+    test_dir: Path
+    llm_dir: Path
+    token_lists: Dict[str, Path]
+    stats_dirs: Dict[str, Path]
+    stats_config: Path
+    nonspeech_dir: Optional[Path] = None
+    _checked: bool = field(default=False, repr=False)
+
+    def check(self) -> None:
+        """Raise FileNotFoundError naming the first missing input."""
+        needed = {
+            "train dir": self.train_dir / "wav.scp", "valid dir": self.valid_dir / "wav.scp",
+            "test dir": self.test_dir / "text", "LLM dir": self.llm_dir / "config.json",
+            "statistics config": self.stats_config,
+        }
+        for unit, path in self.token_lists.items():
+            needed[f"{unit} token list"] = path
+        for unit, path in self.stats_dirs.items():
+            needed[f"{unit} statistics"] = path / "train" / "speech_shape"
+        if self.nonspeech_dir is not None:
+            needed["non-speech dir"] = self.nonspeech_dir / "wav.scp"
+        for what, path in needed.items():
+            if not Path(path).exists():
+                raise FileNotFoundError(f"comparison workspace: {what} not found: {path}")
+
+
+def ensure_units(ws: ComparisonWorkspace, unit: str) -> None:
+    """Make sure ``ws`` has a token list and statistics for ``unit`` (building char ones).
+
+    Character units: the token list comes from the training text
+    (``text_to_phones --unit char --inventory``), the statistics from ESPnet's
+    collect-stats with ``--phonemizer_conf unit=char``. Both are written
+    once, under ``ws.root``.
+    """
+    if unit in ws.token_lists and unit in ws.stats_dirs:
+        return
+    if unit != "char":
+        raise ValueError(f"the workspace has no {unit!r} token list/statistics and cannot derive them")
+    token_list = ws.root / "chars.txt"
+    if not token_list.exists():
+        logging.info("building the character token list %s", token_list)
+        espnet_steps.run_entry_point(
+            "text_to_phones",
+            ["--unit", "char", "--in", ws.train_dir / "text", "--out", ws.root / "train.chars",
+             "--inventory", token_list],
+        )
+    stats_dir = ws.root / "stats_char"
+    if not (stats_dir / "train" / "speech_shape").exists():
+        logging.info("collecting statistics for character units into %s", stats_dir)
+        espnet_steps.collect_stats(
+            ws.stats_config, token_list, ws.train_dir, ws.valid_dir, stats_dir,
+            extra=["--phonemizer_conf", "unit=char"], in_process=False,
+            log_file=ws.root / "stats_char.log",
+        )
+    ws.token_lists["char"] = token_list
+    ws.stats_dirs["char"] = stats_dir
+
+
+def build_mini_workspace(root: Path, num_train: int = 600, num_dev: int = 60, num_test: int = 60,
+                         seed: int = 0, llm_pretrain_steps: int = 300) -> ComparisonWorkspace:
+    """The bundled mini corpus, phone inventory, tiny LLM and statistics (resumable).
+
+    Runs the demo's ``corpus``, ``phones``, ``llm`` and ``stats`` steps in
+    ``root`` (a finished step is skipped when called again).
+    """
+    from espnet_llm_entropy.pipeline.demo_pipeline import CONF_DIR, Demo, DemoConfig
+
+    demo = Demo(DemoConfig(out_dir=root, seed=seed, num_train=num_train, num_dev=num_dev,
+                           num_test=num_test, llm_pretrain_steps=llm_pretrain_steps))
+    demo.steps = [step for step in demo.steps if step[0] in ("corpus", "phones", "llm", "stats")]
+    demo.run()
+    data = demo.data
+    return ComparisonWorkspace(
+        root=demo.root, train_dir=data / "train", valid_dir=data / "dev", test_dir=data / "test",
+        nonspeech_dir=data / "nonspeech" if (data / "nonspeech" / "wav.scp").exists() else None,
+        llm_dir=demo.root / "llm", token_lists={"phone": demo.root / "phones.txt"},
+        stats_dirs={"phone": demo.root / "stats"}, stats_config=CONF_DIR / "pretrain_phoneme_ctc.yaml",
+    )
