@@ -97,8 +97,6 @@ def main(cmd: Optional[List[str]] = None) -> int:
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
     steps = args.steps_per_epoch or (QUICK_STEPS_PER_EPOCH if args.quick else ComparisonConfig.steps_per_epoch)
     workspace = workspace_from_args(args, parser)
-    if workspace is not None:
-        workspace.root.mkdir(parents=True, exist_ok=True)
     try:
         conf = ComparisonConfig(
             out_dir=args.out_dir, paradigms=args.paradigms, seeds=seeds, steps_per_epoch=steps,

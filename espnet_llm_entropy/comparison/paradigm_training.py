@@ -92,6 +92,12 @@ def train_stage(
     """Train one stage into ``stage_dir`` (skipped when already done); returns its done record."""
     done = stage_done(stage_dir)
     if done is not None:
+        if done.get("steps") != run.epochs * steps_per_epoch:
+            raise ValueError(
+                f"{stage_dir} was trained for {done.get('steps')} update steps; this run asks for "
+                f"{run.epochs} epochs x {steps_per_epoch} = {run.epochs * steps_per_epoch}: "
+                "use another --out_dir (or the settings of the first run) to compare like with like"
+            )
         return done
     stage_dir.mkdir(parents=True, exist_ok=True)
     args = [

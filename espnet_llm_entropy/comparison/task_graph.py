@@ -77,8 +77,9 @@ def run_task_graph(tasks: Sequence[Task], jobs: int = 1,
             for future in finished:
                 name = running.pop(future)
                 try:
-                    finish(TaskOutcome(name, "done", result=future.result()))
+                    outcome = TaskOutcome(name, "done", result=future.result())
                 except Exception as err:  # reported in the outcome; other tasks go on
                     logging.error("task %s failed:\n%s", name, traceback.format_exc())
-                    finish(TaskOutcome(name, "failed", f"{type(err).__name__}: {err}"))
+                    outcome = TaskOutcome(name, "failed", f"{type(err).__name__}: {err}")
+                finish(outcome)
     return outcomes

@@ -72,6 +72,7 @@ def ensure_units(ws: ComparisonWorkspace, unit: str) -> None:
         return
     if unit != "char":
         raise ValueError(f"the workspace has no {unit!r} token list/statistics and cannot derive them")
+    ws.root.mkdir(parents=True, exist_ok=True)
     token_list = ws.root / "chars.txt"
     if not token_list.exists():
         logging.info("building the character token list %s", token_list)

@@ -90,3 +90,47 @@ def test_bad_options_stop_before_asr_sh(recipe, args, message):
     assert res.returncode == 2
     assert message in res.stdout + res.stderr
     assert not (recipe / "asr_args.txt").exists()
+
+
+def test_stage16_runs_the_paradigm_comparison_on_the_recipe_data(recipe):
+    """Stage 16 calls compare_paradigms with asr.sh's dump dirs, token list and stats dir."""
+    fake_python = recipe / "fake_python"
+    fake_python.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" > compare_args.txt\n')
+    fake_python.chmod(0o755)
+    res = run_driver(
+        recipe, "--stage", "16", "--stop_stage", "16", "--lang", "zh", "--llm_dir", "llm",
+        "--python_exe", str(fake_python), "--train_set", "train", "--valid_set", "dev",
+        "--test_sets", "nonspeech test", "--nonspeech_sets", "nonspeech", "--speed_perturb_factors", "0.9 1.0 1.1",
+        "--compare_paradigms", "true", "--compare_paradigms_args", "--quick --jobs 1",
+    )
+    assert res.returncode == 0, res.stderr + res.stdout
+    args = (recipe / "compare_args.txt").read_text().split("\n")[:-1]
+    assert args[:2] == ["-m", "espnet_llm_entropy.bin.compare_paradigms"]
+    opts = dict(zip(args[2:-3:2], args[3:-3:2]))
+    assert opts["--out_dir"] == "exp/paradigm_comparison"
+    assert opts["--train_dir"] == "dump/raw/train_sp" and opts["--valid_dir"] == "dump/raw/dev"
+    # the first speech set is the test set, the non-speech set is scored for output only
+    assert opts["--test_dir"] == "dump/raw/test" and opts["--nonspeech_dir"] == "dump/raw/nonspeech"
+    assert opts["--token_list"] == "data/zh_token_list/word/tokens.txt"
+    assert opts["--stats_dir"] == "exp/asr_stats_raw_zh_word_sp" and opts["--llm_dir"] == "llm"
+    assert args[-3:] == ["--quick", "--jobs", "1"]
+
+
+def test_stage16_needs_a_speech_test_set(recipe):
+    res = run_driver(recipe, "--stage", "16", "--llm_dir", "llm", "--test_sets", "nonspeech",
+                     "--nonspeech_sets", "nonspeech", "--python_exe", "true", "--compare_paradigms", "true")
+    assert res.returncode == 2
+    assert "stage 16 needs a speech set" in res.stdout + res.stderr
+
+
+def test_stage16_is_opt_in(recipe):
+    """A plain run (default --stop_stage) never starts the comparison."""
+    fake_python = recipe / "fake_python"
+    fake_python.write_text('#!/usr/bin/env bash\ntouch compare_called\n')
+    fake_python.chmod(0o755)
+    res = run_driver(recipe, "--llm_dir", "llm", "--test_sets", "test", "--skip_eval", "true",
+                     "--python_exe", str(fake_python))
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert (recipe / "asr_args.txt").exists() and not (recipe / "compare_called").exists()
+    res = run_driver(recipe, "--compare_paradigms", "yes")
+    assert res.returncode == 2 and "expected true or false" in res.stdout + res.stderr

@@ -28,6 +28,14 @@ Our options:
     --nonspeech_sets SETS  Test sets without speech (silence, noise): scored for
                            output on non-speech input, not for CER/WER.
     --python_exe EXE       Python interpreter (default: python3).
+    --compare_paradigms BOOL
+                           Stage 16 (default false; asr.sh's stages end at 15):
+                           the paradigm comparison
+                           (python -m espnet_llm_entropy.bin.compare_paradigms)
+                           on this recipe's data, token list, statistics and
+                           LLM, into <expdir>/paradigm_comparison.
+    --compare_paradigms_args ARGS
+                           Extra options of stage 16, e.g. "--quick".
 
 Set here (do not pass them): --python, --token_type (word: the phone
 inventory written in stage 4 is the token list; stage 5 is skipped),
@@ -41,6 +49,8 @@ llm_dir=
 method_config=
 nonspeech_sets=
 python_exe=python3
+compare_paradigms=false
+compare_paradigms_args=
 
 # asr.sh options read here (and passed on, or merged)
 stage=1
@@ -54,8 +64,11 @@ feats_type=raw
 asr_exp=
 asr_config=
 asr_args=
+train_set=
 valid_set=
 test_sets=
+asr_stats_dir=
+speed_perturb_factors=
 
 passthrough=()
 while [ $# -gt 0 ]; do
@@ -81,14 +94,14 @@ while [ $# -gt 0 ]; do
             ;;
     esac
     case "${name}" in
-        llm_dir|method_config|nonspeech_sets|python_exe|asr_args|skip_stages)
+        llm_dir|method_config|nonspeech_sets|python_exe|asr_args|skip_stages|compare_paradigms|compare_paradigms_args)
             printf -v "${name}" '%s' "${value}"
             ;;
         python|token_type|post_process_local_data_opts|use_lm)
             log "Error: --${name} is set by $0; remove it from the command line"
             exit 2
             ;;
-        stage|stop_stage|skip_eval|lang|expdir|dumpdir|feats_type|asr_exp|asr_config|valid_set|test_sets)
+        stage|stop_stage|skip_eval|lang|expdir|dumpdir|feats_type|asr_exp|asr_config|train_set|valid_set|test_sets|asr_stats_dir|speed_perturb_factors)
             printf -v "${name}" '%s' "${value}"
             passthrough+=("--${name}" "${value}")
             ;;
@@ -100,6 +113,10 @@ done
 
 if [ "${feats_type}" != raw ]; then
     log "Error: --feats_type ${feats_type}: our models read waveforms; use --feats_type raw"
+    exit 2
+fi
+if [ "${compare_paradigms}" != true ] && [ "${compare_paradigms}" != false ]; then
+    log "Error: --compare_paradigms ${compare_paradigms}: expected true or false"
     exit 2
 fi
 if [ -n "${method_config}" ] && [ ! -f "${method_config}" ]; then
@@ -142,6 +159,18 @@ if [ -n "${llm_dir}" ]; then
     asr_args="--llm_conf path=${llm_dir} ${asr_args}"
 fi
 
+# asr.sh's statistics dir (stage 10) for --token_type word
+if [ -z "${asr_stats_dir}" ]; then
+    if [ "${lang}" != noinfo ]; then
+        asr_stats_dir=${expdir}/asr_stats_${feats_type}_${lang}_word
+    else
+        asr_stats_dir=${expdir}/asr_stats_${feats_type}_word
+    fi
+    if [ -n "${speed_perturb_factors}" ]; then
+        asr_stats_dir=${asr_stats_dir}_sp
+    fi
+fi
+
 log "asr.sh through '${python_prefix}'; token list = phone inventory ${token_list}; exp: ${asr_exp}"
 ./asr.sh \
     --python "${python_prefix}" \
@@ -163,4 +192,35 @@ if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ] && ! "${skip_eval}" \
         --test_sets "${test_sets}" \
         --valid_set "${valid_set}" \
         --nonspeech_sets "${nonspeech_sets}"
+fi
+
+# Stage 16: the paradigm comparison on this recipe's data (after asr.sh's stages)
+if "${compare_paradigms}" && [ "${stage}" -le 16 ] && [ "${stop_stage}" -ge 16 ]; then
+    _train=${train_set}
+    if [ -n "${speed_perturb_factors}" ]; then
+        _train=${train_set}_sp
+    fi
+    _test=
+    _nonspeech=
+    for dset in ${test_sets}; do
+        if [[ " ${nonspeech_sets} " =~ [[:space:]]${dset}[[:space:]] ]]; then
+            [ -z "${_nonspeech}" ] && _nonspeech=${dset}
+        elif [ -z "${_test}" ]; then
+            _test=${dset}
+        fi
+    done
+    if [ -z "${_test}" ] || [ -z "${llm_dir}" ]; then
+        log "Error: stage 16 needs a speech set in --test_sets and --llm_dir"
+        exit 2
+    fi
+    _opts=(--out_dir "${expdir}/paradigm_comparison"
+        --train_dir "${dumpdir}/raw/${_train}" --valid_dir "${dumpdir}/raw/${valid_set}"
+        --test_dir "${dumpdir}/raw/${_test}" --llm_dir "${llm_dir}"
+        --token_list "${token_list}" --stats_dir "${asr_stats_dir}")
+    if [ -n "${_nonspeech}" ]; then
+        _opts+=(--nonspeech_dir "${dumpdir}/raw/${_nonspeech}")
+    fi
+    log "Stage 16: paradigm comparison -> ${expdir}/paradigm_comparison/comparison.md"
+    # shellcheck disable=SC2086
+    ${python_exe} -m espnet_llm_entropy.bin.compare_paradigms "${_opts[@]}" ${compare_paradigms_args}
 fi
