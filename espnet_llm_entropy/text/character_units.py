@@ -26,12 +26,11 @@ from typing import Dict, List, Mapping, Optional
 from espnet_llm_entropy.text.english_numbers import spell_number_en
 from espnet_llm_entropy.text.mandarin_numbers import spell_number_zh
 from espnet_llm_entropy.text.phonemizer import (
-    LANGUAGES,
-    ON_UNKNOWN,
     UNK_SYMBOL,
     Phonemizer,
     PhonemizeResult,
     UnknownSymbolError,
+    check_reader_options,
 )
 from espnet_llm_entropy.text.script_segments import normalize_text, number_languages, split_segments
 
@@ -52,10 +51,7 @@ class CharacterUnits:
     """
 
     def __init__(self, language: str = "auto", on_unknown: str = "drop"):
-        if language not in LANGUAGES:
-            raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
-        if on_unknown not in ON_UNKNOWN:
-            raise ValueError(f"on_unknown must be one of {ON_UNKNOWN}, got {on_unknown!r}")
+        check_reader_options(language, on_unknown)
         self.language = language
         self.on_unknown = on_unknown
 

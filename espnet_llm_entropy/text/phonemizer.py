@@ -60,6 +60,14 @@ UNK_SYMBOL = UNK_PLACEHOLDER
 ALL_CAPS_MIN_WORDS = 3
 
 
+def check_reader_options(language: str, on_unknown: str) -> None:
+    """Raise ValueError unless ``language`` and ``on_unknown`` are known values."""
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
+    if on_unknown not in ON_UNKNOWN:
+        raise ValueError(f"on_unknown must be one of {ON_UNKNOWN}, got {on_unknown!r}")
+
+
 class UnknownSymbolError(ValueError):
     """Raised with ``on_unknown="error"`` when a transcript has unreadable symbols."""
 
@@ -102,10 +110,7 @@ class Phonemizer:
     """
 
     def __init__(self, language: str = "auto", on_unknown: str = "drop", use_neural_oov: bool = True):
-        if language not in LANGUAGES:
-            raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
-        if on_unknown not in ON_UNKNOWN:
-            raise ValueError(f"on_unknown must be one of {ON_UNKNOWN}, got {on_unknown!r}")
+        check_reader_options(language, on_unknown)
         self.language = language
         self.on_unknown = on_unknown
         self.use_neural_oov = use_neural_oov
