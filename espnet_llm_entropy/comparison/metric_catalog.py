@@ -88,4 +88,8 @@ CLAIMS: Tuple[ClaimSpec, ...] = (
         "The decoupled pipeline produces less output on non-speech than single-stage training",
         "nonspeech_output_rate", "full_method", "single_stage", "lower",
     ),
+    ClaimSpec(
+        "The decoupled pipeline produces fewer output units per minute of non-speech than single-stage training",
+        "nonspeech_units_per_min", "full_method", "single_stage", "lower",
+    ),
 )
