@@ -221,6 +221,11 @@ if "${compare_paradigms}" && [ "${stage}" -le 16 ] && [ "${stop_stage}" -ge 16 ]
         _opts+=(--nonspeech_dir "${dumpdir}/raw/${_nonspeech}")
     fi
     log "Stage 16: paradigm comparison -> ${expdir}/paradigm_comparison/comparison.md"
+    # the recipe's environment (asr.sh sources it for its own stages)
+    if [ -f ./path.sh ]; then
+        # shellcheck disable=SC1091
+        . ./path.sh
+    fi
     # shellcheck disable=SC2086
     ${python_exe} -m espnet_llm_entropy.bin.compare_paradigms "${_opts[@]}" ${compare_paradigms_args}
 fi
