@@ -365,6 +365,7 @@ def run_analysis(exp_dirs: Sequence[PathLike], data_dir: PathLike, options: Anal
             "checkpoint": str(exp.checkpoint),
             "model": type(exp.model).__name__,
             "role": "reference" if exp.name == reference else "experiment",
+            "num_parameters": sum(p.numel() for p in exp.model.parameters()),
             "num_utterances": stats.num_utterances,
             "spectra": spectral_report(stats),
             "phone_labels": {

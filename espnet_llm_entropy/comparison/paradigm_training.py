@@ -161,8 +161,4 @@ def train_paradigm(ws: ComparisonWorkspace, spec: ParadigmSpec, seed: int, steps
 
 def final_model(run_dir: Path, spec: ParadigmSpec) -> Path:
     """The checkpoint that is decoded: the last stage's best by validation accuracy."""
-    stage_dir = Path(run_dir) / spec.stages[-1].stage
-    for name in ("valid.acc.best.pth", "valid.loss.best.pth", "latest.pth"):
-        if (stage_dir / name).exists():
-            return stage_dir / name
-    raise FileNotFoundError(f"no trained model in {stage_dir} (did the stage finish?)")
+    return espnet_steps.decoding_checkpoint(Path(run_dir) / spec.stages[-1].stage)

@@ -15,7 +15,6 @@ import ast
 import json
 import re
 import shutil
-import threading
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -30,7 +29,6 @@ from espnet_llm_entropy.train.atomic_files import read_jsonl
 
 METRICS_FILE = "metrics.json"
 _TRAINABLE_RE = re.compile(r"training stage (\w+): trainable elements per group (\{.*\})")
-_MODEL_LOAD_LOCK = threading.Lock()
 
 
 def decode_and_score(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec, batch_size: int = 16) -> None:
@@ -45,18 +43,10 @@ def decode_and_score(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec,
             continue
         if out.exists():
             shutil.rmtree(out)
-        espnet_steps.run_entry_point(
-            "llm_asr_inference",
-            ["--asr_train_config", model.parent / "config.yaml", "--asr_model_file", model,
-             "--output_dir", out, "--data_path_and_name_and_type", f"{data_dir}/wav.scp,speech,sound",
-             "--batch_size", batch_size, "--ngpu", 0],
-            in_process=False, log_file=run_dir / "decode" / f"{name}.log",
-        )
-        opts = ["--hyp", out / "1best_recog" / "text", "--out_dir", out / "hallucination",
-                "--dataset", name, "--wav_scp", data_dir / "wav.scp"]
-        opts += ["--nonspeech"] if name == "nonspeech" else ["--ref", data_dir / "text"]
-        espnet_steps.run_entry_point("score_hallucination", opts, in_process=False,
-                                     log_file=out / "score_hallucination.log")
+        hyp = espnet_steps.decode(model.parent, model, data_dir, out, batch_size, in_process=False,
+                                  log_file=run_dir / "decode" / f"{name}.log") / "text"
+        espnet_steps.score_hallucination(hyp, data_dir, out / "hallucination", name, name == "nonspeech",
+                                         in_process=False, log_file=out / "score_hallucination.log")
 
 
 def analyze_run(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec,
@@ -94,10 +84,16 @@ def _get(data: Dict, *keys):
     return data
 
 
+def _experiment_entry(analysis: Dict) -> tuple:
+    """(name, entry) of the analysed model (role ``experiment``) in an analysis ``metrics.json``."""
+    entries = analysis.get("experiments", {})
+    return next(((n, e) for n, e in entries.items() if e.get("role") == "experiment"), (None, {}))
+
+
 def analysis_figures(analysis: Dict) -> Dict:
     """Representation figures of the ``experiment`` (and ``reference``) in an analysis ``metrics.json``."""
     entries = analysis.get("experiments", {})
-    name, exp = next(((n, e) for n, e in entries.items() if e.get("role") == "experiment"), (None, {}))
+    name, exp = _experiment_entry(analysis)
     reference = next((e for e in entries.values() if e.get("role") == "reference"), {})
     spectra = exp.get("spectra", {})
     figures = {
@@ -149,18 +145,6 @@ def trainable_per_stage(stage_dir: Path) -> Optional[int]:
     return None if counts is None else int(sum(counts.values()))
 
 
-def total_parameters(model_file: Path) -> int:
-    """Parameters of the final model (frozen LLM weights included)."""
-    from transformers.utils import logging as hf_logging
-
-    from espnet_llm_entropy.analysis.experiment_loading import load_experiment
-
-    hf_logging.disable_progress_bar()
-    with _MODEL_LOAD_LOCK:
-        loaded = load_experiment(model_file.parent, model_file.name)
-        return int(sum(p.numel() for p in loaded.model.parameters()))
-
-
 def _trace(path: Path) -> List[Dict]:
     return [{"step": r["step"], "cka": r["cka"]} for r in read_jsonl(path)
             if r.get("cka") is not None and r.get("step") is not None]
@@ -177,7 +161,8 @@ def collect_run_metrics(run_dir: Path, spec: ParadigmSpec, seed: int, ws: Compar
     records = {run.stage: stage_done(run_dir / run.stage) for run in spec.stages}
     last = spec.stages[-1].stage
     metrics["trainable_params"] = trainable_per_stage(run_dir / last)
-    metrics["total_params"] = total_parameters(final_model(run_dir, spec))
+    total = _experiment_entry(analysis)[1].get("num_parameters")  # counted by the analysis' model load
+    metrics["total_params"] = None if total is None else int(total)
     metrics["train_steps"] = sum(r["steps"] for r in records.values())
     metrics["train_time_s"] = round(sum(r["wall_s"] for r in records.values()), 1)
     missing = [m.key for m in METRICS if m.key not in metrics]

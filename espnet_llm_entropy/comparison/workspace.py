@@ -10,7 +10,7 @@ derived from the training text on first use (:func:`ensure_units`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -40,7 +40,6 @@ class ComparisonWorkspace:
     stats_dirs: Dict[str, Path]
     stats_config: Path
     nonspeech_dir: Optional[Path] = None
-    _checked: bool = field(default=False, repr=False)
 
     def check(self) -> None:
         """Raise FileNotFoundError naming the first missing input."""

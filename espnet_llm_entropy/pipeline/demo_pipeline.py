@@ -184,10 +184,7 @@ class Demo:
     def final_model(self, exp: Optional[Path] = None) -> tuple:
         """(exp dir, checkpoint) of the last stage: joint SFT's best by accuracy."""
         exp_dir = (exp or self.exp) / "joint_sft"
-        for name in ("valid.acc.best.pth", "valid.loss.best.pth", "latest.pth"):
-            if (exp_dir / name).exists():
-                return exp_dir, exp_dir / name
-        raise FileNotFoundError(f"no trained model in {exp_dir} (did the train step finish?)")
+        return exp_dir, espnet_steps.decoding_checkpoint(exp_dir)
 
     def test_sets(self) -> List[str]:
         return [s for s in ("test", "nonspeech", "an4") if (self.data / s / "wav.scp").exists()]
@@ -200,13 +197,10 @@ class Demo:
             out = out_root / name
             if out.exists():
                 shutil.rmtree(out)
-            args = [
-                "--asr_train_config", exp_dir / "config.yaml", "--asr_model_file", model_file,
-                "--output_dir", out, "--data_path_and_name_and_type",
-                f"{self.data / name}/wav.scp,speech,sound",
-                "--batch_size", self.conf.decode_batch_size, "--ngpu", 0,
-            ]
-            self._run("llm_asr_inference", args, out_root / f"{name}.log")
+            log = out_root / f"{name}.log"
+            print(f"    log: {log}", flush=True)
+            espnet_steps.decode(exp_dir, model_file, self.data / name, out, self.conf.decode_batch_size,
+                                in_process=False, log_file=log, echo=PROGRESS_LINES)
 
     def score(self, out_root: Optional[Path] = None, sets: Optional[List[str]] = None,
               scores_file: str = "scores.json") -> None:
@@ -216,15 +210,10 @@ class Demo:
         scores = {}
         for name in sets or self.test_sets():
             hyp = out_root / name / "1best_recog" / "text"
-            ref = self.data / name / "text"
-            opts = ["--hyp", hyp, "--out_dir", out_root / name / "hallucination", "--dataset", name,
-                    "--wav_scp", self.data / name / "wav.scp"]
-            if name == "nonspeech":
-                opts += ["--nonspeech"]
-            else:
-                opts += ["--ref", ref]
-                scores[name] = score_by_language(ref, hyp, self.data / name / "utt2lang")
-            espnet_steps.run_entry_point("score_hallucination", opts)
+            if name != "nonspeech":
+                scores[name] = score_by_language(self.data / name / "text", hyp, self.data / name / "utt2lang")
+            espnet_steps.score_hallucination(hyp, self.data / name, out_root / name / "hallucination", name,
+                                             nonspeech=name == "nonspeech")
         (self.root / scores_file).write_text(json.dumps(scores, indent=1, ensure_ascii=False))
 
     def robustness(self) -> None:

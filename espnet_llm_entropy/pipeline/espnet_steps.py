@@ -116,6 +116,7 @@ def train(
 def decode(
     exp_dir: Path, model_file: Path, data_dir: Path, out_dir: Path,
     batch_size: int = 8, extra: Sequence[str] = (), in_process: bool = True,
+    log_file: Optional[Path] = None, echo: Optional[str] = None,
 ) -> Path:
     """asr.sh stage 12: decode ``data_dir`` into ``out_dir/1best_recog``."""
     args = [
@@ -123,5 +124,32 @@ def decode(
         "--output_dir", out_dir, "--data_path_and_name_and_type", f"{data_dir}/wav.scp,speech,sound",
         "--batch_size", str(batch_size), "--ngpu", "0", *extra,
     ]
-    run_entry_point("llm_asr_inference", args, in_process)
+    run_entry_point("llm_asr_inference", args, in_process, log_file=log_file, echo=echo)
     return out_dir / "1best_recog"
+
+
+def score_hallucination(
+    hyp: Path, data_dir: Path, out_dir: Path, dataset: str, nonspeech: bool = False,
+    in_process: bool = True, log_file: Optional[Path] = None,
+) -> Path:
+    """Stage 13's hallucination tables of one decoded set into ``out_dir/hallucination.json``.
+
+    A speech set is scored against ``data_dir/text``; a non-speech set
+    (``nonspeech=True``) has no reference and is scored for output per minute.
+    """
+    args = ["--hyp", hyp, "--out_dir", out_dir, "--dataset", dataset, "--wav_scp", data_dir / "wav.scp"]
+    args += ["--nonspeech"] if nonspeech else ["--ref", data_dir / "text"]
+    run_entry_point("score_hallucination", args, in_process, log_file=log_file)
+    return out_dir / "hallucination.json"
+
+
+#: Checkpoints a finished LLM-ASR stage is decoded from, in order of preference.
+DECODING_CHECKPOINTS = ("valid.acc.best.pth", "valid.loss.best.pth", "latest.pth")
+
+
+def decoding_checkpoint(exp_dir: Path) -> Path:
+    """The checkpoint of ``exp_dir`` to decode: the best by validation accuracy, else loss, else latest."""
+    for name in DECODING_CHECKPOINTS:
+        if (Path(exp_dir) / name).exists():
+            return Path(exp_dir) / name
+    raise FileNotFoundError(f"no trained model in {exp_dir} (did its training finish?)")

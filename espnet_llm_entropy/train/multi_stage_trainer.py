@@ -83,6 +83,8 @@ def resumed_step(output_dir: Path, resume: bool) -> int:
     ckpt = Path(output_dir) / "checkpoint.pth"
     if not resume or not ckpt.exists():
         return 0
+    # ESPnet's own checkpoint of this output dir (it pickles the reporter, so not weights-only;
+    # ESPnet's Trainer.resume loads it the same way)
     states = torch.load(ckpt, map_location="cpu", weights_only=False)
     stats = states["reporter"]["stats"]
     if not stats:
