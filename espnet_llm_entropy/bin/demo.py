@@ -43,8 +43,13 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--an4_dir", type=Path, default=None,
                    help="directory with ESPnet's mini_an4 downloads.tar.gz "
                    "(default: ../shared/data/mini_an4 when present)")
+    p.add_argument("--num_speakers", type=int, default=d.num_speakers, help="synthetic speakers")
     p.add_argument("--llm_hidden_size", type=int, default=d.llm_hidden_size)
     p.add_argument("--llm_pretrain_steps", type=int, default=d.llm_pretrain_steps)
+    p.add_argument("--llm_text_factor", type=int, default=d.llm_text_factor,
+                   help="template sentences per training transcript in the LLM's pretraining text")
+    p.add_argument("--oracle_steps", type=int, default=d.oracle_steps,
+                   help="updates of the diagnosis' LLM side on a perfect encoder")
     p.add_argument("--epochs", nargs="*", default=[], metavar="STAGE=N",
                    help="override max_epoch of stages (pretrain, align, ia_sft, joint_sft)")
     p.add_argument("--conf_dir", type=Path, default=d.conf_dir, help="stage configs")
@@ -55,8 +60,9 @@ def main(cmd: Optional[List[str]] = None) -> None:
     args = get_parser().parse_args(cmd)
     conf = DemoConfig(
         out_dir=args.out_dir, seed=args.seed, num_train=args.num_train, num_dev=args.num_dev,
-        num_test=args.num_test, an4_dir=args.an4_dir, llm_hidden_size=args.llm_hidden_size,
-        llm_pretrain_steps=args.llm_pretrain_steps, epochs=parse_epochs(args.epochs),
+        num_test=args.num_test, num_speakers=args.num_speakers, an4_dir=args.an4_dir,
+        llm_hidden_size=args.llm_hidden_size, llm_pretrain_steps=args.llm_pretrain_steps,
+        llm_text_factor=args.llm_text_factor, oracle_steps=args.oracle_steps, epochs=parse_epochs(args.epochs),
         conf_dir=args.conf_dir,
     )
     report = run_demo(conf)

@@ -104,8 +104,9 @@ def pretrain_causal_lm(
 ) -> List[float]:
     """Next-token training of the LM in ``model_dir`` on ``texts``; saves in place.
 
-    Each sentence is ``text + eos``; batches are right-padded and the padding
-    is excluded from the loss.
+    Each sentence is ``bos + text + eos`` (bos is the eos token for the
+    tokenizers built here), so the first word is learned too; batches are
+    right-padded and the padding is excluded from the loss.
 
     Returns:
         The training loss (nats/token) at every step.
@@ -119,7 +120,8 @@ def pretrain_causal_lm(
     tok = load_llm_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True)
     model.train()
-    encoded = [tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for t in texts]
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    encoded = [[start] + tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for t in texts]
     rng = random.Random(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -148,3 +150,48 @@ def pretrain_causal_lm(
     model.eval()
     save_model_dir(model, tok, model_dir)
     return losses
+
+
+@torch.no_grad()
+def text_perplexity(model_dir: Union[str, Path], texts: Sequence[str], batch_size: int = 64) -> dict:
+    """Text-only perplexity of the causal LM in ``model_dir`` on ``texts``.
+
+    Each sentence is scored as ``text + eos`` with no prompt: the first token
+    is predicted from the BOS (= EOS) token.
+
+    Returns:
+        ``{"num_sentences", "num_tokens", "nll_per_token" (nats),
+        "perplexity", "bits_per_sentence"}``.
+    """
+    from transformers import AutoModelForCausalLM
+
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise ValueError("text_perplexity: no text given")
+    tok = load_llm_tokenizer(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True).eval()
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    total_nll = 0.0
+    total_tokens = 0
+    for i in range(0, len(texts), batch_size):
+        seqs = [[start] + tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+                for t in texts[i : i + batch_size]]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, seq in enumerate(seqs):
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum")
+        total_nll += float(nll)
+        total_tokens += int((targets != -100).sum())
+    per_token = total_nll / total_tokens
+    return {
+        "num_sentences": len(texts),
+        "num_tokens": total_tokens,
+        "nll_per_token": per_token,
+        "perplexity": math.exp(per_token),
+        "bits_per_sentence": total_nll / math.log(2) / len(texts),
+    }

@@ -8,13 +8,17 @@ the demo runs again in the same directory):
 3. ``llm``      a tokenizer and a small causal LM pretrained on the training text
 4. ``stats``    ESPnet statistics / shape files (asr.sh stage 10)
 5. ``train``    the four training stages with hot-swaps (asr.sh stage 11)
-6. ``decode``   test, non-speech (and AN4) sets (asr.sh stage 12)
-7. ``score``    CER/WER per language + hallucination tables (stage 13)
-8. ``robustness`` IA-SFT + joint SFT again with silence/noise augmentation
+6. ``curves``   learning curves: dev PER of pretraining, dev token accuracy
+                of the LLM stages, per update step
+7. ``decode``   test, non-speech (and AN4) sets (asr.sh stage 12)
+8. ``score``    CER/WER per language + hallucination tables (stage 13)
+9. ``diagnose`` where the error comes from: the encoder's phone error rate,
+                the LLM side on a perfect encoder, the LLM's perplexity
+10. ``robustness`` IA-SFT + joint SFT again with silence/noise augmentation
                 (same pretrained and aligned stages), decoded and scored, so
                 the report compares hallucination with and without it
-9. ``analyze``  entropy-allocation metrics and plots
-10. ``report``  ``RESULTS.md``
+11. ``analyze``  entropy-allocation metrics and plots
+12. ``report``  ``RESULTS.md``
 
 Every training and decoding is one of the entry points a recipe runs
 (``llm_asr_train``, ``train_method``, ``llm_asr_inference``), launched as a
@@ -31,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.pipeline import espnet_steps
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "tiny"
@@ -55,10 +60,13 @@ class DemoConfig:
     num_dev: int = 60
     num_test: int = 60
     an4_dir: Optional[Path] = None
-    llm_hidden_size: int = 128
-    llm_layers: int = 2
-    llm_vocab_size: int = 800
-    llm_pretrain_steps: int = 300
+    num_speakers: int = 20
+    llm_hidden_size: int = TemplateLMConfig.hidden_size
+    llm_layers: int = TemplateLMConfig.num_layers
+    llm_vocab_size: int = TemplateLMConfig.vocab_size
+    llm_pretrain_steps: int = TemplateLMConfig.steps
+    llm_text_factor: int = TemplateLMConfig.text_factor
+    oracle_steps: int = 3000
     epochs: Dict[str, int] = field(default_factory=dict)
     conf_dir: Path = CONF_DIR
     decode_batch_size: int = 16
@@ -85,8 +93,10 @@ class Demo:
             ("llm", self.make_llm),
             ("stats", self.collect_stats),
             ("train", self.train),
+            ("curves", self.learning_curves),
             ("decode", self.decode),
             ("score", self.score),
+            ("diagnose", self.diagnose),
             ("robustness", self.robustness),
             ("analyze", self.analyze),
             ("report", self.report),
@@ -130,7 +140,7 @@ class Demo:
             self.data,
             MiniCorpusConfig(
                 seed=c.seed, num_train=c.num_train, num_dev=c.num_dev, num_test=c.num_test,
-                an4_dir=str(c.an4_dir) if c.an4_dir else None,
+                num_speakers=c.num_speakers, an4_dir=str(c.an4_dir) if c.an4_dir else None,
             ),
         )
 
@@ -142,20 +152,16 @@ class Demo:
         )
 
     def make_llm(self) -> None:
-        from espnet_llm_entropy.llm.tiny_lm import TinyLMConfig, build_causal_lm, pretrain_causal_lm
-        from espnet_llm_entropy.testing.experiment_setup import read_transcripts
-        from espnet_llm_entropy.text.llm_tokenizer import train_bpe_tokenizer
+        """The corpus-matched LLM (the mini recipe's stage 1 builds the same one)."""
+        from espnet_llm_entropy.llm.template_lm import make_template_lm
 
         c = self.conf
-        texts = read_transcripts(self.data / "train" / "text")
-        train_bpe_tokenizer(texts, self.root / "llm_tokenizer", vocab_size=c.llm_vocab_size)
-        size = TinyLMConfig(
-            hidden_size=c.llm_hidden_size, num_layers=c.llm_layers, num_heads=4,
-            num_kv_heads=2, intermediate_size=2 * c.llm_hidden_size,
+        conf = TemplateLMConfig(
+            vocab_size=c.llm_vocab_size, hidden_size=c.llm_hidden_size, num_layers=c.llm_layers,
+            text_factor=c.llm_text_factor, steps=c.llm_pretrain_steps, seed=c.seed,
         )
-        build_causal_lm(self.root / "llm_tokenizer", self.root / "llm", size, seed=c.seed)
-        losses = pretrain_causal_lm(self.root / "llm", texts, steps=c.llm_pretrain_steps, seed=c.seed)
-        (self.root / "llm" / "pretrain_losses.json").write_text(json.dumps(losses))
+        make_template_lm(self.data / "train" / "text", [self.data / "dev" / "text", self.data / "test" / "text"],
+                         self.root / "llm", conf)
 
     def collect_stats(self) -> None:
         espnet_steps.collect_stats(
@@ -215,6 +221,20 @@ class Demo:
             espnet_steps.score_hallucination(hyp, self.data / name, out_root / name / "hallucination", name,
                                              nonspeech=name == "nonspeech")
         (self.root / scores_file).write_text(json.dumps(scores, indent=1, ensure_ascii=False))
+
+    def learning_curves(self) -> None:
+        from espnet_llm_entropy.analysis.learning_curves import write_learning_curves
+
+        write_learning_curves({stage: self.exp / stage for stage in STAGE_CONFIGS}, self.root / "curves")
+
+    def diagnose(self) -> None:
+        """(a) encoder PER, (b) oracle LLM side + LLM perplexity, (c) the full model, on test."""
+        from espnet_llm_entropy.analysis.error_diagnosis import diagnose_errors
+
+        scores = json.loads((self.root / "scores.json").read_text()).get("test")
+        diagnose_errors(self.exp / "pretrain", self.exp / "ia_sft", self.data / "train", self.data / "test",
+                        self.root / "diagnosis", full_model_scores=scores, oracle_steps=self.conf.oracle_steps,
+                        seed=self.conf.seed)
 
     def robustness(self) -> None:
         """IA-SFT + joint SFT with training-time silence padding and noise.

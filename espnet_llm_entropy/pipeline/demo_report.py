@@ -80,6 +80,43 @@ def _analysis_section(root: Path) -> str:
     return "## Entropy allocation\n\n" + text + "\n\n" + images
 
 
+def _percent(scores: Dict, group: str = "all") -> str:
+    entry = (scores or {}).get(group)
+    return "" if not entry else f"{100 * entry['rate']:.1f}"
+
+
+def _diagnosis_section(root: Path) -> str:
+    path = root / "diagnosis" / "diagnosis.json"
+    if not path.exists():
+        return ""
+    d = json.loads(path.read_text())
+    per = d["a_encoder_phone_error_rate"]
+    ppl = d["b_llm_text_perplexity"]
+    oracle = d["b_oracle_encoder"]
+    full = d.get("c_full_model") or {}
+    rows = ["|part measured|test MER %|zh CER %|en WER %|cs MER %|", "|---|---|---|---|---|"]
+    for name, scores in (("(b) LLM side on a perfect encoder (oracle phones, "
+                          f"{oracle['steps']} updates)", oracle["scores"]), ("(c) full model", full)):
+        rows.append(f"|{name}|" + "|".join(_percent(scores, g) for g in ("all", "zh", "en", "cs")) + "|")
+    return (
+        "## Where the error comes from (test set)\n\n"
+        f"- (a) pretrained encoder alone, greedy CTC phone error rate: {100 * per['per']:.1f}% "
+        f"({per['errors']} errors / {per['ref_phones']} phones)\n"
+        f"- (b) the LLM's text-only perplexity on the test transcripts: {ppl['perplexity']:.2f} per token "
+        f"({ppl['bits_per_sentence']:.1f} bits per sentence)\n\n"
+        + "\n".join(rows) + f"\n\nFrom `{path.relative_to(root)}`.\n"
+    )
+
+
+def _curves_section(root: Path) -> str:
+    png = root / "curves" / "learning_curves.png"
+    if not png.exists():
+        return ""
+    return ("## Learning curves\n\nDev phone error rate of pretraining and dev token accuracy of the "
+            "LLM stages per update step (`curves/learning_curves.json`).\n\n"
+            f"![learning curves]({png.relative_to(root)})\n")
+
+
 def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
     """Assemble ``root/RESULTS.md`` from the files the steps wrote (atomic write)."""
     parts: List[str] = [
@@ -96,7 +133,8 @@ def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
     for name, per_lang in (json.loads(augmented.read_text()) if augmented.exists() else {}).items():
         parts.append(f"\n## {name}, trained with robustness augmentation: error rates (percent)\n\n"
                      + results_table(per_lang))
-    for section in (_hallucination_section(root), _swap_section(root), _analysis_section(root)):
+    for section in (_diagnosis_section(root), _curves_section(root), _hallucination_section(root),
+                    _swap_section(root), _analysis_section(root)):
         if section:
             parts.append("\n" + section)
     if timings:

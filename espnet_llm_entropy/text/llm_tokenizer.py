@@ -17,6 +17,8 @@ from typing import Iterable, Union
 
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
+#: one CJK unified ideograph (basic block and extension A)
+CJK_CHARACTER = "[\u3400-\u4dbf\u4e00-\u9fff]"
 
 
 def train_bpe_tokenizer(
@@ -24,6 +26,7 @@ def train_bpe_tokenizer(
     out_dir: Union[str, Path],
     vocab_size: int = 1000,
     min_frequency: int = 2,
+    split_cjk: bool = False,
 ):
     """Train a byte-level BPE tokenizer on ``texts`` and save it to ``out_dir``.
 
@@ -32,6 +35,11 @@ def train_bpe_tokenizer(
         out_dir: directory written atomically (temporary sibling, then rename).
         vocab_size: target vocabulary size including special tokens.
         min_frequency: minimum pair count for a merge.
+        split_cjk: make every CJK character its own pre-token, so merges
+            never span two characters: a character is one token (or its
+            bytes), never part of a multi-character chunk whose boundaries
+            depend on the neighbours (``三四九`` -> ``三``, ``四``, ``九``).
+            English words are merged as usual.
 
     Returns:
         The trained ``PreTrainedTokenizerFast`` (eos = pad-free
@@ -44,7 +52,15 @@ def train_bpe_tokenizer(
     if not texts:
         raise ValueError("train_bpe_tokenizer: no non-empty training text given")
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if split_cjk:
+        from tokenizers import Regex
+
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(Regex(CJK_CHARACTER), behavior="isolated"), byte_level]
+        )
+    else:
+        tok.pre_tokenizer = byte_level
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -18,7 +18,8 @@ def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     demo_main([
         "--out_dir", str(out), "--num_train", "16", "--num_dev", "4", "--num_test", "4",
-        "--llm_pretrain_steps", "10", "--llm_hidden_size", "32",
+        "--llm_pretrain_steps", "10", "--llm_hidden_size", "32", "--llm_text_factor", "2",
+        "--oracle_steps", "3",
         "--epochs", "pretrain=2", "align=1", "ia_sft=1", "joint_sft=1",
     ])
     return out
@@ -48,6 +49,25 @@ def test_report_holds_the_scorer_numbers(demo_dir):
         assert line in report
     aug_config = (demo_dir / "exp_augmented" / "ia_sft" / "config.yaml").read_text()
     assert "noise.scp" in aug_config and "noise.scp" not in (demo_dir / "exp" / "ia_sft" / "config.yaml").read_text()
+
+
+def test_diagnosis_and_learning_curves_are_in_the_report(demo_dir):
+    report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
+    diagnosis = json.loads((demo_dir / "diagnosis" / "diagnosis.json").read_text())
+    per = diagnosis["a_encoder_phone_error_rate"]
+    assert per["num_utts"] == 4 and per["ref_phones"] > 0
+    assert f"{100 * per['per']:.1f}%" in report
+    assert diagnosis["b_oracle_encoder"]["steps"] == 3
+    assert diagnosis["b_llm_text_perplexity"]["num_sentences"] == 4
+    scores = json.loads((demo_dir / "scores.json").read_text())
+    assert diagnosis["c_full_model"] == scores["test"]
+    assert "## Where the error comes from" in report
+    curves = json.loads((demo_dir / "curves" / "learning_curves.json").read_text())
+    assert [r["epoch"] for r in curves["pretrain"]] == [1, 2]
+    assert all("valid_per" in r for r in curves["pretrain"])
+    assert all("valid_acc" in r for r in curves["ia_sft"])
+    assert curves["ia_sft"][0]["cumulative_step"] > curves["align"][-1]["cumulative_step"]
+    assert "](curves/learning_curves.png)" in report and (demo_dir / "curves" / "learning_curves.png").exists()
 
 
 def test_four_stages_ran_with_hot_swaps_and_analysis(demo_dir):
