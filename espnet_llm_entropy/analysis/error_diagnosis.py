@@ -63,9 +63,13 @@ def oracle_items(args, data_dir: Path, frame_rate: float = ENCODER_FRAME_RATE) -
 
 def oracle_error_rates(
     sft_exp: Path, train_dir: Path, test_dir: Path, out_dir: Path, steps: int,
-    batch_size: int = 16, lr: float = 3e-3, seed: int = 0,
+    batch_size: int = 16, lr: float = 3e-3, seed: int = 0, llm_conf: Optional[Dict] = None,
 ) -> Dict:
-    """(b): train the oracle LLM side for ``steps`` updates, decode ``test_dir``, score it."""
+    """(b): train the oracle LLM side for ``steps`` updates, decode ``test_dir``, score it.
+
+    ``llm_conf`` entries override the experiment's (e.g. ``{"train_mode": "lora"}``
+    to measure what LoRA alone can learn).
+    """
     import torch
     import yaml
 
@@ -76,6 +80,7 @@ def oracle_error_rates(
 
     with open(Path(sft_exp) / "config.yaml", encoding="utf-8") as f:
         args = Namespace(**yaml.safe_load(f))
+    args.llm_conf = {**args.llm_conf, **(llm_conf or {})}
     num_phones = len(args.token_list)
     torch.manual_seed(seed)
     model = build_oracle_model(args, num_phones)
@@ -91,6 +96,7 @@ def oracle_error_rates(
     scores = score_by_language(Path(test_dir) / "text", hyp_file, Path(test_dir) / "utt2lang")
     return {
         "steps": steps, "batch_size": batch_size, "lr": lr, "train_utts": len(train_items),
+        "llm_train_mode": args.llm_conf.get("train_mode", "lora"),
         "loss_last": sum(losses[-20:]) / len(losses[-20:]), "elapsed_s": round(time.time() - start, 1),
         "scores": scores, "hyp_file": str(hyp_file),
     }
@@ -99,6 +105,7 @@ def oracle_error_rates(
 def diagnose_errors(
     pretrain_exp: Path, sft_exp: Path, train_dir: Path, test_dir: Path, out_dir: Path,
     full_model_scores: Optional[Dict] = None, oracle_steps: int = 1000, seed: int = 0,
+    oracle_llm_conf: Optional[Dict] = None,
 ) -> Dict:
     """The three numbers (a), (b), (c); written to ``out_dir/diagnosis.json``.
 
@@ -109,6 +116,7 @@ def diagnose_errors(
         out_dir: where ``diagnosis.json`` and the oracle's hypotheses go.
         full_model_scores: :func:`score_by_language` of the full model on ``test_dir``.
         oracle_steps: updates of the oracle's adaptor + LLM training.
+        oracle_llm_conf: overrides of the experiment's ``llm_conf`` for the oracle.
     """
     from espnet_llm_entropy.llm.template_lm import read_kaldi_transcripts
     from espnet_llm_entropy.llm.tiny_lm import text_perplexity
@@ -123,7 +131,8 @@ def diagnose_errors(
         llm_dir = yaml.safe_load(f)["llm_conf"]["path"]
     logging.info("diagnosis (b): text-only perplexity of %s and the oracle LLM side", llm_dir)
     perplexity = text_perplexity(llm_dir, read_kaldi_transcripts(Path(test_dir) / "text"))
-    oracle = oracle_error_rates(sft_exp, train_dir, test_dir, out_dir, oracle_steps, seed=seed)
+    oracle = oracle_error_rates(sft_exp, train_dir, test_dir, out_dir, oracle_steps, seed=seed,
+                                llm_conf=oracle_llm_conf)
     result = {
         "test_dir": str(test_dir),
         "a_encoder_phone_error_rate": per,

@@ -46,8 +46,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--num_speakers", type=int, default=d.num_speakers, help="synthetic speakers")
     p.add_argument("--llm_hidden_size", type=int, default=d.llm_hidden_size)
     p.add_argument("--llm_pretrain_steps", type=int, default=d.llm_pretrain_steps)
-    p.add_argument("--llm_text_factor", type=int, default=d.llm_text_factor,
-                   help="template sentences per training transcript in the LLM's pretraining text")
+    p.add_argument("--llm_template_sentences", type=int, default=d.llm_template_sentences,
+                   help="template sentences added to the training transcripts in the LLM's pretraining text")
     p.add_argument("--oracle_steps", type=int, default=d.oracle_steps,
                    help="updates of the diagnosis' LLM side on a perfect encoder")
     p.add_argument("--epochs", nargs="*", default=[], metavar="STAGE=N",
@@ -62,7 +62,7 @@ def main(cmd: Optional[List[str]] = None) -> None:
         out_dir=args.out_dir, seed=args.seed, num_train=args.num_train, num_dev=args.num_dev,
         num_test=args.num_test, num_speakers=args.num_speakers, an4_dir=args.an4_dir,
         llm_hidden_size=args.llm_hidden_size, llm_pretrain_steps=args.llm_pretrain_steps,
-        llm_text_factor=args.llm_text_factor, oracle_steps=args.oracle_steps, epochs=parse_epochs(args.epochs),
+        llm_template_sentences=args.llm_template_sentences, oracle_steps=args.oracle_steps, epochs=parse_epochs(args.epochs),
         conf_dir=args.conf_dir,
     )
     report = run_demo(conf)

@@ -20,8 +20,8 @@ from typing import List, Optional
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig, make_template_lm
 
 EPILOG = """\
-The LLM reads the training transcripts plus --text_factor times as many
-sentences drawn from the mini corpus' templates; no sentence of a
+The LLM reads the training transcripts plus --template_sentences sentences
+drawn from the mini corpus' templates; no sentence of a
 --heldout_text file is ever drawn. It gets a byte-level BPE tokenizer
 trained on that text and a small Qwen2-architecture model pretrained by
 next-token prediction. Output: a Hugging Face model directory (pass it as

@@ -35,6 +35,7 @@ from espnet_llm_entropy.comparison.paradigm_training import pretrain_dir, train_
 from espnet_llm_entropy.comparison.run_metrics import evaluate_run
 from espnet_llm_entropy.comparison.task_graph import Task, TaskOutcome, run_task_graph
 from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace, build_mini_workspace, ensure_units
+from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.text.atomic_file import atomic_write_text
 
 QUICK_STEPS_PER_EPOCH = 12
@@ -70,7 +71,7 @@ class ComparisonConfig:
     num_train: int = 600
     num_dev: int = 60
     num_test: int = 60
-    llm_pretrain_steps: int = 300
+    llm_pretrain_steps: int = TemplateLMConfig.steps
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir).resolve()

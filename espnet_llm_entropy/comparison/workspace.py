@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
+from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.pipeline import espnet_steps
 
 
@@ -93,7 +94,7 @@ def ensure_units(ws: ComparisonWorkspace, unit: str) -> None:
 
 
 def build_mini_workspace(root: Path, num_train: int = 600, num_dev: int = 60, num_test: int = 60,
-                         seed: int = 0, llm_pretrain_steps: int = 300) -> ComparisonWorkspace:
+                         seed: int = 0, llm_pretrain_steps: int = TemplateLMConfig.steps) -> ComparisonWorkspace:
     """The bundled mini corpus, phone inventory, tiny LLM and statistics (resumable).
 
     Runs the demo's ``corpus``, ``phones``, ``llm`` and ``stats`` steps in

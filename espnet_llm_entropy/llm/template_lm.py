@@ -6,8 +6,8 @@ recognition, and what the entropy-allocation analysis measures. A randomly
 initialised LM of a few hundred thousand parameters has no such prior, so
 :func:`make_template_lm` gives it one:
 
-1. text: the training transcripts plus ``text_factor`` times as many
-   sentences drawn from the corpus' own templates
+1. text: the training transcripts plus ``template_sentences`` sentences
+   drawn from the corpus' own templates
    (:func:`~espnet_llm_entropy.corpus.lm_text.sample_lm_sentences`), with
    every held-out (dev/test) transcript kept out;
 2. a byte-level BPE tokenizer trained on that text (large enough that every
@@ -52,8 +52,10 @@ class TemplateLMConfig:
         num_layers: decoder blocks.
         num_heads: attention heads.
         num_kv_heads: key/value heads (grouped-query attention).
-        text_factor: template sentences per training transcript (0: train
-            on the transcripts only).
+        template_sentences: sentences drawn from the corpus templates on top
+            of the training transcripts (0: the transcripts only). The
+            default is 100 times the 600 transcripts of the first demo corpus
+            and 6 times the 10,000 of the current one.
         steps: next-token training steps.
         batch_size: sentences per step.
         lr: peak learning rate (AdamW, warmup then cosine decay).
@@ -65,7 +67,7 @@ class TemplateLMConfig:
     num_layers: int = 2
     num_heads: int = 4
     num_kv_heads: int = 2
-    text_factor: int = 25
+    template_sentences: int = 60000
     steps: int = 1500
     batch_size: int = 64
     lr: float = 3e-3
@@ -76,8 +78,8 @@ class TemplateLMConfig:
         for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "num_kv_heads", "steps", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)!r}")
-        if self.text_factor < 0:
-            raise ValueError(f"text_factor: expected an integer >= 0, got {self.text_factor!r}")
+        if self.template_sentences < 0:
+            raise ValueError(f"template_sentences: expected an integer >= 0, got {self.template_sentences!r}")
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
             raise ValueError(
                 f"hidden_size={self.hidden_size}, num_heads={self.num_heads}, num_kv_heads={self.num_kv_heads}: "
@@ -134,7 +136,7 @@ def make_template_lm(
         raise ValueError(f"{train_text}: no transcripts to train the LLM on")
     heldout = {str(p): read_kaldi_transcripts(p) for p in heldout_texts}
     excluded = {t for texts in heldout.values() for t in texts}
-    template_text = sample_lm_sentences(conf.text_factor * len(transcripts), excluded, seed=conf.seed)
+    template_text = sample_lm_sentences(conf.template_sentences, excluded, seed=conf.seed)
     texts = transcripts + template_text
     logging.info("LLM text: %d transcripts + %d template sentences (%d held-out sentences excluded)",
                  len(transcripts), len(template_text), len(excluded))

@@ -14,9 +14,9 @@ the demo runs again in the same directory):
 8. ``score``    CER/WER per language + hallucination tables (stage 13)
 9. ``diagnose`` where the error comes from: the encoder's phone error rate,
                 the LLM side on a perfect encoder, the LLM's perplexity
-10. ``robustness`` IA-SFT + joint SFT again with silence/noise augmentation
-                (same pretrained and aligned stages), decoded and scored, so
-                the report compares hallucination with and without it
+10. ``robustness`` joint SFT again with silence/noise augmentation (from the
+                same IA-SFT model), decoded and scored, so the report
+                compares hallucination with and without it
 11. ``analyze``  entropy-allocation metrics and plots
 12. ``report``  ``RESULTS.md``
 
@@ -45,6 +45,8 @@ STAGE_CONFIGS = {
     "ia_sft": "ia_sft.yaml",
     "joint_sft": "joint_sft.yaml",
 }
+# stages the robustness retraining shares with the main run (it retrains the rest)
+ROBUSTNESS_SHARED_STAGES = ("pretrain", "align", "ia_sft")
 # log lines echoed to the console while a step runs
 PROGRESS_LINES = r"epoch results|published encoder|swapped|hot-swap|stage .* (started|finished)|Error"
 SHARED_AN4 = Path(__file__).resolve().parents[3] / "shared" / "data" / "mini_an4"
@@ -56,7 +58,7 @@ class DemoConfig:
 
     out_dir: Path
     seed: int = 0
-    num_train: int = 600
+    num_train: int = 10000
     num_dev: int = 60
     num_test: int = 60
     an4_dir: Optional[Path] = None
@@ -65,8 +67,8 @@ class DemoConfig:
     llm_layers: int = TemplateLMConfig.num_layers
     llm_vocab_size: int = TemplateLMConfig.vocab_size
     llm_pretrain_steps: int = TemplateLMConfig.steps
-    llm_text_factor: int = TemplateLMConfig.text_factor
-    oracle_steps: int = 3000
+    llm_template_sentences: int = TemplateLMConfig.template_sentences
+    oracle_steps: int = 2000
     epochs: Dict[str, int] = field(default_factory=dict)
     conf_dir: Path = CONF_DIR
     decode_batch_size: int = 16
@@ -158,7 +160,7 @@ class Demo:
         c = self.conf
         conf = TemplateLMConfig(
             vocab_size=c.llm_vocab_size, hidden_size=c.llm_hidden_size, num_layers=c.llm_layers,
-            text_factor=c.llm_text_factor, steps=c.llm_pretrain_steps, seed=c.seed,
+            template_sentences=c.llm_template_sentences, steps=c.llm_pretrain_steps, seed=c.seed,
         )
         make_template_lm(self.data / "train" / "text", [self.data / "dev" / "text", self.data / "test" / "text"],
                          self.root / "llm", conf)
@@ -237,21 +239,22 @@ class Demo:
                         seed=self.conf.seed)
 
     def robustness(self) -> None:
-        """IA-SFT + joint SFT with training-time silence padding and noise.
+        """Joint SFT with training-time silence padding and noise.
 
-        Shares the pretrained and aligned stages with the main run (links),
-        so the only difference between the two final models is the
-        augmentation; then decodes and scores the test and non-speech sets.
+        Shares the pretrained, aligned and IA-SFT stages with the main run
+        (links), so the only difference between the two final models is the
+        augmentation in the last stage; then decodes and scores the test and
+        non-speech sets.
         """
         aug_exp = self.root / "exp_augmented"
         aug_exp.mkdir(exist_ok=True)
-        for stage in ("pretrain", "align"):
+        for stage in ROBUSTNESS_SHARED_STAGES:
             if not (aug_exp / stage).exists():
                 (aug_exp / stage).symlink_to(self.exp / stage, target_is_directory=True)
         aug = (f"--robustness_aug_conf prob={self.conf.augmentation_prob} "
                f"--robustness_aug_conf noise_scp={self.data / 'noise.scp'}")
-        args = self._method_args(aug_exp, {"ia_sft": aug, "joint_sft": aug})
-        self._run("train_method", args + ["--stages", "ia_sft", "joint_sft"], aug_exp / "train_method.log")
+        args = self._method_args(aug_exp, {"joint_sft": aug})
+        self._run("train_method", args + ["--stages", "joint_sft"], aug_exp / "train_method.log")
         sets = [s for s in ("test", "nonspeech") if s in self.test_sets()]
         self.decode(aug_exp, self.root / "decode_augmented", sets)
         self.score(self.root / "decode_augmented", sets, "scores_augmented.json")

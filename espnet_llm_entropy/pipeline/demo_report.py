@@ -46,8 +46,8 @@ def _hallucination_section(root: Path) -> str:
             parts.append(f"{title}\n\n" + markdown_from_results(results) + "\n")
     if len(parts) == 2:
         parts[1] = parts[1].replace(
-            "\n\n", "\n\nThe same model trained again from the aligned stage with silence "
-            "padding and noise (`--robustness_aug_conf`) in IA-SFT and joint SFT.\n\n", 1)
+            "\n\n", "\n\nJoint SFT trained again from the same IA-SFT model with silence "
+            "padding and noise (`--robustness_aug_conf`).\n\n", 1)
     return "\n".join(parts)
 
 

@@ -11,7 +11,7 @@ from espnet_llm_entropy.llm.tiny_lm import text_perplexity
 from espnet_llm_entropy.text.llm_tokenizer import load_llm_tokenizer
 
 SMALL = dict(vocab_size=400, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1,
-             text_factor=20, steps=60, batch_size=16)
+             template_sentences=800, steps=60, batch_size=16)
 
 
 def _kaldi(path, texts, prefix):
@@ -36,7 +36,7 @@ def test_writes_a_model_dir_with_report_and_no_leftovers(built):
     assert json.loads((root / "llm" / "lm_report.json").read_text()) == report
     assert sorted(p.name for p in root.iterdir()) == ["dev_text", "llm", "test_text", "train_text"]
     assert report["num_transcripts"] == 40
-    assert report["num_template_sentences"] == 20 * 40
+    assert report["num_template_sentences"] == 800
     assert report["num_excluded_sentences"] == 20
 
 

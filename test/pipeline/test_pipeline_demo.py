@@ -18,7 +18,7 @@ def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     demo_main([
         "--out_dir", str(out), "--num_train", "16", "--num_dev", "4", "--num_test", "4",
-        "--llm_pretrain_steps", "10", "--llm_hidden_size", "32", "--llm_text_factor", "2",
+        "--llm_pretrain_steps", "10", "--llm_hidden_size", "32", "--llm_template_sentences", "40",
         "--oracle_steps", "3",
         "--epochs", "pretrain=2", "align=1", "ia_sft=1", "joint_sft=1",
     ])
@@ -47,8 +47,9 @@ def test_report_holds_the_scorer_numbers(demo_dir):
     aug_scores = json.loads((demo_dir / "scores_augmented.json").read_text())
     for line in results_table(aug_scores["test"]).splitlines()[2:]:
         assert line in report
-    aug_config = (demo_dir / "exp_augmented" / "ia_sft" / "config.yaml").read_text()
-    assert "noise.scp" in aug_config and "noise.scp" not in (demo_dir / "exp" / "ia_sft" / "config.yaml").read_text()
+    aug_config = (demo_dir / "exp_augmented" / "joint_sft" / "config.yaml").read_text()
+    assert "noise.scp" in aug_config and "noise.scp" not in (demo_dir / "exp" / "joint_sft" / "config.yaml").read_text()
+    assert (demo_dir / "exp_augmented" / "ia_sft").resolve() == (demo_dir / "exp" / "ia_sft").resolve()
 
 
 def test_diagnosis_and_learning_curves_are_in_the_report(demo_dir):
@@ -85,5 +86,5 @@ def test_rerun_skips_finished_steps(demo_dir, capsys):
     before = (demo_dir / "RESULTS.md").stat().st_mtime_ns
     demo_main(["--out_dir", str(demo_dir), "--num_train", "16", "--num_dev", "4", "--num_test", "4"])
     out = capsys.readouterr().out
-    assert out.count("already done") == 10
+    assert out.count("already done") == 12
     assert (demo_dir / "RESULTS.md").stat().st_mtime_ns == before
