@@ -106,3 +106,35 @@ def test_stage4_writes_phone_transcripts_and_the_inventory_as_token_list(egs2):
     assert {"n", "i3", "h", "ao3"} <= phones and {"HH", "W", "ER1"} <= phones
     dev = (ours / "dump/raw/dev/text.phn").read_text()
     assert dev.startswith("d1 n i3 h ao3 ")
+
+
+def _shell_defaults(script: Path) -> dict:
+    """``name=value`` lines at the top level of a shell script (values without spaces)."""
+    import re
+
+    pattern = re.compile(r"^([a-z_]+)=([^\s#]*)")
+    return {m.group(1): m.group(2) for line in script.read_text().splitlines() if (m := pattern.match(line))}
+
+
+def test_mini_recipe_builds_the_demo_corpus_and_the_demo_llm():
+    """One set of presets: the mini recipe's stage 1 defaults are the demo's."""
+    from espnet_llm_entropy.pipeline.demo_pipeline import DemoConfig
+
+    script = REPO / "egs2" / "mini_bilingual" / "llm_asr1" / "local" / "data.sh"
+    defaults = _shell_defaults(script)
+    demo = DemoConfig(out_dir=Path("."))
+    for name in ("num_train", "num_dev", "num_test", "num_speakers", "seed"):
+        assert int(defaults[name]) == getattr(demo, name), name
+    text = script.read_text()
+    assert "python3 -m espnet_llm_entropy.bin.make_tiny_llm" in text
+    assert "--heldout_text data/dev/text data/test/text" in text
+    # the demo builds its LLM with the same builder and the builder's defaults (make_tiny_llm's too)
+    from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
+
+    lm = TemplateLMConfig()
+    assert (demo.llm_hidden_size, demo.llm_layers, demo.llm_vocab_size, demo.llm_pretrain_steps,
+            demo.llm_template_sentences) == (lm.hidden_size, lm.num_layers, lm.vocab_size, lm.steps,
+                                             lm.template_sentences)
+    for config in ("train_align.yaml", "train_ia_sft.yaml", "train_joint_sft.yaml", "train_pretrain_phoneme_ctc.yaml"):
+        link = REPO / "egs2" / "mini_bilingual" / "llm_asr1" / "conf" / config
+        assert link.resolve().parent == REPO / "conf" / "tiny", config

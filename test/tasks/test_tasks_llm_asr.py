@@ -104,11 +104,11 @@ def test_llm_asr_from_pretrained_encoder_trains_and_decodes(pretrained, tiny_exp
     espnet_steps.train(
         tiny_exp.sft_config, tiny_exp.phones, tiny_exp.data / "train", tiny_exp.data / "dev",
         tiny_exp.stats, exp,
-        extra=["--llm_conf", f"path={tiny_exp.llm_dir}", "--speech_encoder_init", pretrained / "1epoch.pth",
-               "--max_epoch", "1", "--batch_size", "4"],
+        extra=["--llm_conf", f"path={tiny_exp.llm_dir}", "--llm_conf", "train_mode=lora",
+               "--speech_encoder_init", pretrained / "1epoch.pth", "--max_epoch", "1", "--batch_size", "4"],
     )
     ckpt = torch.load(exp / "1epoch.pth", weights_only=True)
-    assert not any("embed_tokens" in k for k in ckpt)  # frozen base LLM is not stored
+    assert not any("embed_tokens" in k for k in ckpt)  # with LoRA the frozen base LLM is not stored
     pre = torch.load(pretrained / "1epoch.pth", weights_only=True)
     sft_cfg = yaml.safe_load((exp / "config.yaml").read_text())
     assert sft_cfg["speech_encoder_init"].endswith("1epoch.pth")
