@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from argparse import Namespace
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 from espnet_llm_entropy.analysis.oracle_llm_side import (
     OracleItem,
@@ -61,26 +62,34 @@ def oracle_items(args, data_dir: Path, frame_rate: float = ENCODER_FRAME_RATE) -
     return items
 
 
+def load_training_args(exp_dir: Path) -> Namespace:
+    """The training namespace of an ESPnet experiment (its ``config.yaml``)."""
+    import yaml
+
+    path = Path(exp_dir) / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{exp_dir}: no config.yaml (not an ESPnet experiment dir)")
+    with open(path, encoding="utf-8") as f:
+        return Namespace(**yaml.safe_load(f))
+
+
 def oracle_error_rates(
-    sft_exp: Path, train_dir: Path, test_dir: Path, out_dir: Path, steps: int,
+    sft_exp: Union[Path, Namespace], train_dir: Path, test_dir: Path, out_dir: Path, steps: int,
     batch_size: int = 16, lr: float = 3e-3, seed: int = 0, llm_conf: Optional[Dict] = None,
 ) -> Dict:
     """(b): train the oracle LLM side for ``steps`` updates, decode ``test_dir``, score it.
 
+    ``sft_exp`` is the experiment dir or its already loaded training namespace.
     ``llm_conf`` entries override the experiment's (e.g. ``{"train_mode": "lora"}``
     to measure what LoRA alone can learn).
     """
     import torch
-    import yaml
 
     from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
     from espnet_llm_entropy.text.atomic_file import atomic_write_text
 
-    from argparse import Namespace
-
-    with open(Path(sft_exp) / "config.yaml", encoding="utf-8") as f:
-        args = Namespace(**yaml.safe_load(f))
-    args.llm_conf = {**args.llm_conf, **(llm_conf or {})}
+    args = sft_exp if isinstance(sft_exp, Namespace) else load_training_args(sft_exp)
+    args = Namespace(**{**vars(args), "llm_conf": {**args.llm_conf, **(llm_conf or {})}})
     num_phones = len(args.token_list)
     torch.manual_seed(seed)
     model = build_oracle_model(args, num_phones)
@@ -122,16 +131,14 @@ def diagnose_errors(
     from espnet_llm_entropy.llm.tiny_lm import text_perplexity
     from espnet_llm_entropy.text.atomic_file import atomic_write_text
 
-    import yaml
-
     out_dir = Path(out_dir)
     logging.info("diagnosis (a): phone error rate of %s on %s", pretrain_exp, test_dir)
     per = phone_error_rate(pretrain_exp, test_dir).to_dict()
-    with open(Path(sft_exp) / "config.yaml", encoding="utf-8") as f:
-        llm_dir = yaml.safe_load(f)["llm_conf"]["path"]
+    sft_args = load_training_args(sft_exp)
+    llm_dir = sft_args.llm_conf["path"]
     logging.info("diagnosis (b): text-only perplexity of %s and the oracle LLM side", llm_dir)
     perplexity = text_perplexity(llm_dir, read_kaldi_transcripts(Path(test_dir) / "text"))
-    oracle = oracle_error_rates(sft_exp, train_dir, test_dir, out_dir, oracle_steps, seed=seed,
+    oracle = oracle_error_rates(sft_args, train_dir, test_dir, out_dir, oracle_steps, seed=seed,
                                 llm_conf=oracle_llm_conf)
     result = {
         "test_dir": str(test_dir),

@@ -19,6 +19,17 @@ from typing import Dict, List, Mapping, Optional, Sequence
 CURVE_METRICS = ("per", "acc", "loss")
 
 
+def _reporter_types() -> list:
+    """The plain types ESPnet's reporter stores beside tensors (durations, numpy scalars)."""
+    import datetime
+
+    import numpy as np
+
+    multiarray = (getattr(np, "_core", None) or np.core).multiarray
+    dtypes = {type(np.dtype(name)) for name in ("float64", "float32", "int64", "int32", "bool")}
+    return [datetime.timedelta, multiarray.scalar, np.dtype, *dtypes]
+
+
 def read_learning_curve(exp_dir: Path) -> List[Dict]:
     """One row per finished epoch of ``exp_dir``: epoch, update step and the valid metrics.
 
@@ -31,7 +42,8 @@ def read_learning_curve(exp_dir: Path) -> List[Dict]:
     path = Path(exp_dir) / "checkpoint.pth"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint (did {exp_dir}'s training finish an epoch?)")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    with torch.serialization.safe_globals(_reporter_types()):  # no arbitrary code from the file
+        state = torch.load(path, map_location="cpu", weights_only=True)
     stats = (state.get("reporter") or {}).get("stats")
     if not isinstance(stats, dict):
         raise ValueError(f"{path}: no reporter statistics (not an ESPnet training checkpoint)")

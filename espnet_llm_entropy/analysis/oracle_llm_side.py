@@ -67,11 +67,11 @@ class OracleItem:
 
 
 def _pad(rows: Sequence[Sequence[int]]) -> Tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    out = torch.full((len(rows), width), -1, dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-    return out, torch.tensor([len(r) for r in rows], dtype=torch.long)
+    """Id lists -> (B, max len) padded with -1 (ESPnet's convention), lengths (B,)."""
+    from espnet.nets.pytorch_backend.nets_utils import pad_list
+
+    padded = pad_list([torch.tensor(r, dtype=torch.long) for r in rows], -1)
+    return padded, torch.tensor([len(r) for r in rows], dtype=torch.long)
 
 
 def build_oracle_model(args, num_phones: int):

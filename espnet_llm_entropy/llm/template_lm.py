@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Union
 
 from espnet_llm_entropy.corpus.lm_text import sample_lm_sentences
+from espnet_llm_entropy.evaluation.kaldi_files import read_kaldi_text
 from espnet_llm_entropy.llm.tiny_lm import (
     TinyLMConfig,
     build_causal_lm,
@@ -90,24 +91,13 @@ class TemplateLMConfig:
 
 
 def read_kaldi_transcripts(path: PathLike) -> List[str]:
-    """Transcripts of a Kaldi ``text`` file; lines with only an id (non-speech) are skipped.
+    """Transcripts of a Kaldi ``text`` file in file order; lines with only an id (non-speech) are skipped.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a blank line (named with its line number).
+        ValueError: an utterance id occurs twice.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such Kaldi text file")
-    texts = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.rstrip("\n").split(maxsplit=1)
-            if not parts:
-                raise ValueError(f"{path}:{lineno}: blank line; expected '<utt-id> <transcript>'")
-            if len(parts) == 2 and parts[1].strip():
-                texts.append(parts[1].strip())
-    return texts
+    return [t.strip() for t in read_kaldi_text(path).values() if t.strip()]
 
 
 def make_template_lm(

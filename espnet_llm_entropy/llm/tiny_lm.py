@@ -93,6 +93,23 @@ def save_model_dir(model, tokenizer, out_dir: Union[str, Path]) -> None:
     save_atomically(_Both(), out_dir)
 
 
+def sentence_ids(tok, text: str) -> List[int]:
+    """``bos + text + eos`` token ids (bos is the eos token for the tokenizers built here)."""
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    return [start] + tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+
+def right_padded(seqs: Sequence[Sequence[int]], pad_id: int):
+    """Id lists -> ``input_ids`` (B, L) padded with ``pad_id`` and ``attention_mask`` (B, L)."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+    return ids, mask
+
+
 def pretrain_causal_lm(
     model_dir: Union[str, Path],
     texts: Sequence[str],
@@ -120,8 +137,7 @@ def pretrain_causal_lm(
     tok = load_llm_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True)
     model.train()
-    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
-    encoded = [[start] + tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for t in texts]
+    encoded = [sentence_ids(tok, t) for t in texts]
     rng = random.Random(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -130,14 +146,8 @@ def pretrain_causal_lm(
     losses = []
     for step in tqdm(range(steps), desc="pretrain LLM", leave=False):
         batch = [encoded[rng.randrange(len(encoded))] for _ in range(batch_size)]
-        width = max(len(b) for b in batch)
-        ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, seq in enumerate(batch):
-            ids[i, : len(seq)] = torch.tensor(seq)
-            labels[i, : len(seq)] = torch.tensor(seq)
-            mask[i, : len(seq)] = 1
+        ids, mask = right_padded(batch, tok.pad_token_id)
+        labels = ids.masked_fill(mask == 0, -100)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad()
         loss.backward()
@@ -170,18 +180,10 @@ def text_perplexity(model_dir: Union[str, Path], texts: Sequence[str], batch_siz
         raise ValueError("text_perplexity: no text given")
     tok = load_llm_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True).eval()
-    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     total_nll = 0.0
     total_tokens = 0
     for i in range(0, len(texts), batch_size):
-        seqs = [[start] + tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-                for t in texts[i : i + batch_size]]
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for row, seq in enumerate(seqs):
-            ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, : len(seq)] = 1
+        ids, mask = right_padded([sentence_ids(tok, t) for t in texts[i : i + batch_size]], tok.pad_token_id)
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
         targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum")
