@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from espnet_llm_entropy.models.adaptor import FrameStackMLPAdaptor
+from espnet_llm_entropy.text.token_text import text_from_token_ids
 
 
 class OraclePhoneFrames(nn.Module):
@@ -142,5 +143,5 @@ def decode_oracle(model, items: Sequence[OracleItem], batch_size: int = 16, max_
         frames, frame_lengths = _pad([b.frames for b in batch])
         ids, _ = model.generate(frames, frame_lengths, max_new_tokens=max_new_tokens)
         for item, row in zip(batch, ids):
-            out[item.utt_id] = model.tokenizer.decode(row, skip_special_tokens=True).strip()
+            out[item.utt_id] = text_from_token_ids(model.tokenizer, row, item.utt_id)
     return out
