@@ -23,6 +23,7 @@ from espnet_llm_entropy.text.phone_text_conversion import (
 )
 from espnet_llm_entropy.text.character_units import UNITS, build_unit_reader
 from espnet_llm_entropy.text.phonemizer import LANGUAGES
+from espnet_llm_entropy.text.unknown_symbols import DEFAULT_POLICY, READER_MODE
 
 EPILOG = """\
 Output: one line per utterance, '<utt-id> <phone> <phone> ...', in input
@@ -90,9 +91,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--on_unknown",
         choices=ON_UNKNOWN_CHOICES,
-        default="warn",
-        help="unreadable symbols: warn (drop and count), unk (write <unk> and count) or error "
-        "(default: %(default)s)",
+        default=DEFAULT_POLICY,
+        help="unreadable symbols (other scripts, symbols, emoji): error (stop, naming the line, "
+        "utterance and symbols), skip (leave the utterance out), drop (leave the symbols out) or unk "
+        "(write <unk>); the same policy as training's --phonemizer_conf on_unknown (default: %(default)s)",
     )
     parser.add_argument(
         "--no_neural_oov",
@@ -119,7 +121,7 @@ def main(cmd: Optional[List[str]] = None) -> None:
     phonemizer = build_unit_reader(dict(
         unit=args.unit,
         language=args.language,
-        on_unknown="unk" if args.on_unknown == "unk" else "drop",
+        on_unknown=READER_MODE[args.on_unknown],
         use_neural_oov=not args.no_neural_oov,
     ))
     try:
@@ -147,10 +149,12 @@ def main(cmd: Optional[List[str]] = None) -> None:
         summary.num_empty,
     )
     if summary.num_unknown_symbols:
+        action = {"unk": "written as <unk>", "drop": "dropped",
+                  "skip": f"{len(summary.skipped)} utterance(s) left out"}[args.on_unknown]
         log.warning(
-            "%d unknown symbol(s) %s: %s",
+            "%d unknown symbol(s), %s: %s",
             summary.num_unknown_symbols,
-            "written as <unk>" if args.on_unknown == "unk" else "dropped",
+            action,
             dict(summary.unknown_symbols.most_common(20)),
         )
     if inventory is not None:

@@ -13,14 +13,16 @@ no output file is written, not even partly):
 * an empty transcript (only the id), unless ``allow_empty``;
 * a transcript that gives no phones at all (only punctuation or unknown
   symbols), unless ``allow_empty``;
-* unknown symbols, when ``on_unknown="error"``.
+* unknown symbols (characters neither front-end can read: other scripts,
+  symbols, emoji) with ``on_unknown="error"``, the default; the policy is
+  the one training uses (:mod:`espnet_llm_entropy.text.unknown_symbols`);
+* no utterance to write at all (an empty file, or every utterance left out).
 
 Warnings (logged with file and line for the first few, counted in the
 :class:`ConversionSummary`):
 
-* unknown symbols (characters neither front-end can read: other scripts,
-  symbols, emoji) with ``on_unknown="warn"`` (dropped) or ``"unk"``
-  (written as ``<unk>``);
+* unknown symbols with ``on_unknown="skip"`` (the utterance is left out),
+  ``"drop"`` (the symbols are left out) or ``"unk"`` (written as ``<unk>``);
 * with an existing inventory, phones that are not in it: they are written
   as ``<unk>`` and counted in ``num_phones_to_unk``.
 """
@@ -42,8 +44,17 @@ from espnet_llm_entropy.text.kaldi_text import (
 )
 from espnet_llm_entropy.text.phone_inventory import UNK, PhoneInventory
 from espnet_llm_entropy.text.phonemizer import Phonemizer, UnknownSymbolError
+from espnet_llm_entropy.text.unknown_symbols import (
+    DEFAULT_POLICY,
+    POLICIES,
+    READER_MODE,
+    UnknownSymbolsError,
+    UnknownSymbolTally,
+    check_policy,
+    read_transcript,
+)
 
-ON_UNKNOWN_CHOICES = ("warn", "unk", "error")
+ON_UNKNOWN_CHOICES = POLICIES
 MAX_WARNING_LINES = 10
 logger = logging.getLogger(__name__)
 
@@ -73,6 +84,7 @@ class ConversionSummary:
         num_phones_to_unk: phones written as ``<unk>`` because the given
             inventory lacks them.
         phones_to_unk: count of each such phone.
+        skipped: utterances left out by ``on_unknown="skip"``.
     """
 
     num_utterances: int = 0
@@ -81,6 +93,7 @@ class ConversionSummary:
     unknown_symbols: Counter[str] = field(default_factory=collections.Counter)
     num_phones_to_unk: int = 0
     phones_to_unk: Counter[str] = field(default_factory=collections.Counter)
+    skipped: List[str] = field(default_factory=list)
 
     @property
     def num_unknown_symbols(self) -> int:
@@ -94,7 +107,7 @@ def convert_text_to_phones(
     phonemizer: Optional[Phonemizer] = None,
     inventory: Optional[PhoneInventory] = None,
     allow_empty: bool = False,
-    on_unknown: str = "warn",
+    on_unknown: str = DEFAULT_POLICY,
     max_errors: int = 20,
     progress: bool = False,
 ) -> ConversionSummary:
@@ -104,11 +117,12 @@ def convert_text_to_phones(
         in_path: Kaldi ``text`` file.
         out_path: phone text file to write (atomically).
         phonemizer: the front-end; when None, ``Phonemizer()`` with
-            ``on_unknown`` "unk" for ``"unk"`` and "drop" otherwise.
+            ``on_unknown=READER_MODE[on_unknown]``.
         inventory: an existing phone inventory; phones outside it are
             written as ``<unk>`` and counted.
         allow_empty: write utterances without phones instead of failing.
-        on_unknown: ``"warn"``, ``"unk"`` or ``"error"`` (see module doc).
+        on_unknown: the unknown-symbol policy, one of
+            :data:`~espnet_llm_entropy.text.unknown_symbols.POLICIES`.
         max_errors: stop reading after this many errors.
         progress: show a tqdm progress bar.
 
@@ -121,15 +135,15 @@ def convert_text_to_phones(
         FileNotFoundError: if ``in_path`` is missing.
         ValueError: on a bad ``on_unknown``.
     """
-    if on_unknown not in ON_UNKNOWN_CHOICES:
-        raise ValueError(f"on_unknown must be one of {ON_UNKNOWN_CHOICES}, got {on_unknown!r}")
+    check_policy(on_unknown, "on_unknown")
     if max_errors < 1:
         raise ValueError(f"max_errors must be >= 1, got {max_errors}")
     if phonemizer is None:
-        phonemizer = Phonemizer(on_unknown="unk" if on_unknown == "unk" else "drop")
+        phonemizer = Phonemizer(on_unknown=READER_MODE[on_unknown])
     if not Path(in_path).is_file():
         raise FileNotFoundError(f"Kaldi text file not found: {in_path}")
     summary = ConversionSummary()
+    tally = UnknownSymbolTally(on_unknown)
     errors: List[str] = []
     truncated = False
     tracker = DuplicateIdTracker(in_path)
@@ -153,24 +167,22 @@ def convert_text_to_phones(
                         f"empty transcript for utterance {entry.utt_id!r}; "
                         "expected text after the id (--allow_empty keeps it without phones)",
                     )
+                where = f"{in_path}:{line_number}"
                 try:
-                    result = phonemizer.phonemize(entry.transcript)
+                    read = read_transcript(phonemizer, on_unknown, entry.utt_id, entry.transcript,
+                                           option="--on_unknown")
                 except UnknownSymbolError as err:  # a phonemizer made with on_unknown="error"
                     raise KaldiTextError(in_path, line_number, str(err)) from err
-                if result.unknown:
-                    where = f"{in_path}:{line_number}"
-                    if on_unknown == "error":
-                        raise KaldiTextError(
-                            in_path,
-                            line_number,
-                            f"cannot read {sorted(set(result.unknown))!r}: expected Chinese "
-                            "characters, English words, digits or punctuation",
-                        )
-                    summary.unknown_symbols.update(result.unknown)
-                    if warned_lines < MAX_WARNING_LINES:
-                        logger.warning("%s: unknown symbols %r (%s)", where, result.unknown, on_unknown)
-                        warned_lines += 1
-                phones = result.phones
+                except UnknownSymbolsError as err:
+                    raise KaldiTextError(in_path, line_number, str(err)) from err
+                tally.add(entry.utt_id, read)
+                if read.unknown and warned_lines < MAX_WARNING_LINES:
+                    logger.warning("%s: utterance %r: unknown symbols %r (%s)", where, entry.utt_id,
+                                   read.unknown, "utterance left out" if read.skipped else on_unknown)
+                    warned_lines += 1
+                if read.skipped:
+                    continue
+                phones = read.units
                 if entry.transcript and not phones and not allow_empty:
                     raise KaldiTextError(
                         in_path,
@@ -196,6 +208,13 @@ def convert_text_to_phones(
             summary.num_phones += len(phones)
             summary.num_empty += not phones
             out.write(" ".join([entry.utt_id] + phones) + "\n")
+        summary.unknown_symbols = tally.symbols
+        summary.skipped = tally.skipped
+        if not errors and summary.num_utterances == 0:
+            errors.append(
+                f"{in_path}: no utterance to write: the file has no lines" if not tally.skipped else
+                f"{in_path}: no utterance to write: all {len(tally.skipped)} were left out by --on_unknown skip"
+            )
         if errors:
             raise PhoneTextConversionError(errors, truncated=truncated)
     return summary

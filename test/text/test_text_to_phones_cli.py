@@ -91,21 +91,52 @@ def test_failed_run_keeps_previous_output(tmp_path):
 def test_allow_empty_and_unknown_modes(tmp_path, caplog):
     text = _write(tmp_path / "text", "u1\nu2 ok カ\n")
     out = tmp_path / "text.phn"
-    assert _run(["--in", text, "--out", out, "--allow_empty"]) == 0
+    assert _run(["--in", text, "--out", out, "--allow_empty", "--on_unknown", "drop"]) == 0
     assert out.read_text(encoding="utf-8").splitlines() == ["u1", "u2 OW1 K EY1"]
-    assert "1 unknown symbol(s) dropped" in caplog.text
+    assert "1 unknown symbol(s), dropped" in caplog.text
     assert _run(["--in", text, "--out", out, "--allow_empty", "--on_unknown", "unk"]) == 0
     assert out.read_text(encoding="utf-8").splitlines()[1] == "u2 OW1 K EY1 <unk>"
     caplog.clear()
     assert _run(["--in", text, "--out", tmp_path / "x.phn", "--allow_empty", "--on_unknown", "error"]) == 1
-    assert f"{text}:2: cannot read ['カ']" in caplog.text
+    assert f"{text}:2: utterance 'u2': cannot read 1 symbol(s) ['カ']" in caplog.text
     assert not (tmp_path / "x.phn").exists()
+
+
+def test_unknown_symbols_are_an_error_by_default_naming_line_utterance_and_symbols(tmp_path, caplog):
+    text = _write(tmp_path / "text", "u1 hello\nu2 привет мир\nu3 ok 😀 fine\n")
+    out = tmp_path / "text.phn"
+    assert _run(["--in", text, "--out", out]) == 1
+    assert f"{text}:2: utterance 'u2': cannot read 9 symbol(s)" in caplog.text
+    assert f"{text}:3: utterance 'u3': cannot read 1 symbol(s) ['😀']" in caplog.text
+    assert "--on_unknown skip" in caplog.text and not out.exists()
+
+
+def test_on_unknown_skip_leaves_the_utterance_out_and_drop_the_symbols(tmp_path, caplog):
+    text = _write(tmp_path / "text", "u1 hello\nu2 привет мир\nu3 ok 😀\n")
+    out = tmp_path / "text.phn"
+    assert _run(["--in", text, "--out", out, "--on_unknown", "skip"]) == 0
+    assert [ln.split()[0] for ln in out.read_text(encoding="utf-8").splitlines()] == ["u1"]
+    assert "2 utterance(s) left out" in caplog.text
+    # drop: u2 has no phones left, which is still an error (never an empty target)
+    assert _run(["--in", text, "--out", out, "--on_unknown", "drop"]) == 1
+    assert "utterance 'u2' gives no phones" in caplog.text
+
+
+def test_empty_input_exits_non_zero_and_writes_nothing(tmp_path, caplog):
+    text = _write(tmp_path / "text", "")
+    out, inventory = tmp_path / "text.phn", tmp_path / "phones.txt"
+    assert _run(["--in", text, "--out", out, "--inventory", inventory]) == 1
+    assert f"{text}: no utterance to write: the file has no lines" in caplog.text
+    assert not out.exists() and not inventory.exists()
+    only_skipped = _write(tmp_path / "skipped", "u1 привет\n")
+    assert _run(["--in", only_skipped, "--out", out, "--on_unknown", "skip"]) == 1
+    assert "all 1 were left out by --on_unknown skip" in caplog.text
 
 
 def test_language_option_on_the_command_line(tmp_path):
     text = _write(tmp_path / "text", "u1 你好 12\n")
     out = tmp_path / "text.phn"
-    assert _run(["--in", text, "--out", out, "--language", "en"]) == 0
+    assert _run(["--in", text, "--out", out, "--language", "en", "--on_unknown", "drop"]) == 0
     assert out.read_text(encoding="utf-8") == "u1 T W EH1 L V\n"
 
 
@@ -212,8 +243,9 @@ def test_unit_char_unknown_symbols(tmp_path, caplog):
     out = tmp_path / "text.char"
     assert _run(["--in", text, "--out", out, "--unit", "char", "--on_unknown", "unk"]) == 0
     assert out.read_text(encoding="utf-8") == "u1 o k <unk>\n"
-    assert _run(["--in", text, "--out", out, "--unit", "char"]) == 0
+    assert _run(["--in", text, "--out", out, "--unit", "char", "--on_unknown", "drop"]) == 0
     assert out.read_text(encoding="utf-8") == "u1 o k\n"
+    assert _run(["--in", text, "--out", out, "--unit", "char"]) == 1  # error by default
     caplog.clear()
     bad = tmp_path / "bad.char"
     assert _run(["--in", text, "--out", bad, "--unit", "char", "--on_unknown", "error"]) == 1
@@ -224,9 +256,10 @@ def test_unit_char_unknown_symbols(tmp_path, caplog):
 def test_unit_char_language_option(tmp_path):
     text = _write(tmp_path / "text", "u1 你好 hello\n")
     out = tmp_path / "text.char"
-    assert _run(["--in", text, "--out", out, "--unit", "char", "--language", "zh"]) == 0
+    drop = ["--on_unknown", "drop"]
+    assert _run(["--in", text, "--out", out, "--unit", "char", "--language", "zh", *drop]) == 0
     assert out.read_text(encoding="utf-8") == "u1 你 好\n"
-    assert _run(["--in", text, "--out", out, "--unit", "char", "--language", "en"]) == 0
+    assert _run(["--in", text, "--out", out, "--unit", "char", "--language", "en", *drop]) == 0
     assert out.read_text(encoding="utf-8") == "u1 h e l l o\n"
 
 
