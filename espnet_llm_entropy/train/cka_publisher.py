@@ -34,11 +34,13 @@ import torch
 from torch import nn
 
 from espnet_llm_entropy.train.atomic_files import read_jsonl, write_bytes_atomic, write_jsonl_atomic
+from espnet_llm_entropy.train.checkpoint_files import load_checkpoint
 from espnet_llm_entropy.train.encoder_versions import (
     EncoderVersion,
     load_encoder_version,
     publish_encoder_version,
     read_published_versions,
+    write_writer_status,
 )
 from espnet_llm_entropy.train.probe_set import ProbeSet, probe_cka
 from espnet_llm_entropy.train.rank_zero_decisions import broadcast_from_rank0, is_rank0
@@ -106,6 +108,7 @@ class CKAPublisher:
         self.versions: List[EncoderVersion] = []
         if is_rank0():
             self._restore(start_step)
+            write_writer_status(self.publish_dir)
 
     # ---------------------------------------------------------------- state
     def _restore(self, start_step: int) -> None:
@@ -122,7 +125,8 @@ class CKAPublisher:
             logging.info("CKA monitor: resuming with reference v%d (published at step %d)",
                          newest.version, newest.pretrain_step)
         elif (self.output_dir / SNAPSHOT_FILE).exists():
-            snap = torch.load(self.output_dir / SNAPSHOT_FILE, map_location="cpu", weights_only=True)
+            snap = load_checkpoint(self.output_dir / SNAPSHOT_FILE, "the CKA reference snapshot",
+                                   map_location="cpu", weights_only=True)
             self.reference_outputs = self._outputs_of_state(snap["state"])
             self.reference_version = 0
             self.skip_until = int(snap["step"])
@@ -173,6 +177,7 @@ class CKAPublisher:
             reporter.register({"published_encoder_version": published})
 
     def _check(self, step: int):
+        write_writer_status(self.publish_dir)  # heartbeat for live consumers
         outputs = self.probe.encoder_outputs(self.encoder)
         if self.reference_outputs is None:
             if step < self.reference_step:
@@ -203,9 +208,10 @@ class CKAPublisher:
         already (a finished run started again publishes nothing new); a run
         resumed with more epochs publishes a new final version.
         """
-        if not self.conf.publish_final or not is_rank0():
+        if not is_rank0():
             return None
-        if self.versions and self.versions[-1].pretrain_step >= step:
+        if not self.conf.publish_final or (self.versions and self.versions[-1].pretrain_step >= step):
+            write_writer_status(self.publish_dir, finished=True)
             return None
         cka = None
         if self.reference_outputs is not None:
@@ -213,4 +219,5 @@ class CKAPublisher:
         record = self._publish(step, cka, final=True)
         self._append_trace({"step": step, "cka": cka, "reference_version": record.reference_version,
                             "published_version": record.version, "event": "final"})
+        write_writer_status(self.publish_dir, finished=True)
         return record

@@ -10,8 +10,15 @@ A publication directory holds, per version N (1, 2, ...):
 
 Both are written under a temporary name and renamed; the record is written
 after the weights, so a reader that sees a record always finds complete
-weights (a record is the commit point). Readers verify the checksum and
-skip (with a reason) a record whose weights are missing or do not match.
+weights (a record is the commit point). A record whose weights are missing
+or do not match its sha256 is therefore never "still being written": it is a
+damaged publication, reported as :class:`EncoderVersionChecksumError`
+naming the file, both checksums and the way out.
+
+The publishing job also keeps ``writer.json`` (:func:`write_writer_status`):
+its pid, host, a heartbeat time and whether it has finished, so that a
+consumer running next to it can tell a live writer from a dead one
+(:func:`writer_is_alive`).
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
+import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +39,7 @@ import torch
 from espnet_llm_entropy.train.atomic_files import sha256_of, write_bytes_atomic, write_json_atomic
 
 RECORD_PATTERN = re.compile(r"^encoder_v(\d+)\.json$")
+WRITER_FILE = "writer.json"
 _RECORD_FIELDS = ("version", "pretrain_step", "cka", "reference_version", "time", "unix_time",
                   "sha256", "weights", "final")
 
@@ -61,6 +71,30 @@ class EncoderVersion:
     sha256: str
     weights: str
     final: bool
+
+
+class EncoderVersionChecksumError(ValueError):
+    """A published version's weights are missing or do not match the sha256 in its record.
+
+    Attributes:
+        weights_path: the ``encoder_v<N>.pth`` file.
+        record_path: its ``encoder_v<N>.json`` record.
+        recorded: the sha256 the record promises.
+        actual: the sha256 of the file as it is (None when it is missing).
+    """
+
+    def __init__(self, weights_path: Path, record_path: Path, recorded: str, actual: Optional[str]):
+        self.weights_path, self.record_path = Path(weights_path), Path(record_path)
+        self.recorded, self.actual = recorded, actual
+        found = "is missing" if actual is None else f"has sha256 {actual}"
+        super().__init__(
+            f"{weights_path}: this published encoder version {found}, but its record {record_path} "
+            f"says sha256 {recorded} (the file is truncated, damaged or was replaced after "
+            f"publication). Way out: restore it (copy {self.weights_path.name} again from the "
+            f"pretraining run's publication directory, or re-publish it from the pretraining "
+            f"checkpoint), or remove the record {self.record_path.name} so that this version is "
+            f"not used."
+        )
 
 
 def weights_name(version: int) -> str:
@@ -126,15 +160,19 @@ def parse_record(path: Path) -> EncoderVersion:
     return record
 
 
+def checksum_error(publish_dir: Path, record: EncoderVersion) -> Optional[EncoderVersionChecksumError]:
+    """None when the weights file exists and matches the record's sha256, else the error to raise."""
+    path = Path(publish_dir) / record.weights
+    actual = sha256_of(path) if path.is_file() else None
+    if actual == record.sha256:
+        return None
+    return EncoderVersionChecksumError(path, Path(publish_dir) / record_name(record.version), record.sha256, actual)
+
+
 def verify_weights(publish_dir: Path, record: EncoderVersion) -> Optional[str]:
     """None when the weights file exists and matches the checksum, else the reason."""
-    path = Path(publish_dir) / record.weights
-    if not path.is_file():
-        return f"{path}: weights file missing"
-    actual = sha256_of(path)
-    if actual != record.sha256:
-        return f"{path}: sha256 {actual[:12]}... does not match the record's {record.sha256[:12]}..."
-    return None
+    error = checksum_error(publish_dir, record)
+    return None if error is None else str(error)
 
 
 def read_published_versions(
@@ -176,15 +214,21 @@ def load_encoder_version(publish_dir: Union[str, Path], record: EncoderVersion) 
     """Checksum-verified ``weights_only`` load of a published encoder state dict.
 
     Raises:
-        ValueError: the weights are missing, corrupt or not a state dict.
+        EncoderVersionChecksumError: the weights are missing or do not match
+            the record's sha256.
+        ValueError: the weights cannot be read or are not a state dict.
     """
     path = Path(publish_dir) / record.weights
+    record_path = Path(publish_dir) / record_name(record.version)
+    if not path.is_file():
+        raise EncoderVersionChecksumError(path, record_path, record.sha256, None)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise ValueError(f"{path}: cannot read encoder version {record.version} ({e})") from e
-    if hashlib.sha256(data).hexdigest() != record.sha256:
-        raise ValueError(f"{path}: checksum does not match record {record_name(record.version)}")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != record.sha256:
+        raise EncoderVersionChecksumError(path, record_path, record.sha256, actual)
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
@@ -192,3 +236,48 @@ def load_encoder_version(publish_dir: Union[str, Path], record: EncoderVersion) 
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: expected a dict of tensors (a speech_encoder state dict)")
     return state
+
+
+def record_age_s(publish_dir: Union[str, Path], record: EncoderVersion) -> float:
+    """Seconds since ``record`` was published (its ``unix_time``; the file's mtime if later)."""
+    path = Path(publish_dir) / record_name(record.version)
+    written = record.unix_time
+    try:
+        written = max(written, path.stat().st_mtime)
+    except OSError:
+        pass
+    return time.time() - written
+
+
+def write_writer_status(publish_dir: Union[str, Path], finished: bool = False) -> None:
+    """The publishing job's heartbeat: ``writer.json`` with pid, host, time and ``finished``."""
+    now = time.time()
+    write_json_atomic(Path(publish_dir) / WRITER_FILE, {
+        "pid": os.getpid(), "host": socket.gethostname(), "heartbeat_unix_time": now,
+        "heartbeat": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "finished": bool(finished),
+    })
+
+
+def writer_is_alive(publish_dir: Union[str, Path], stale_after_s: float) -> bool:
+    """Whether a publishing job is still running on ``publish_dir``.
+
+    Alive means: ``writer.json`` exists, is not marked finished, and either
+    names a process of this host that still exists, or (another host) its
+    heartbeat is younger than ``stale_after_s``. No writer file (versions
+    copied from a finished run, or an older publisher) means no writer.
+    """
+    try:
+        status = json.loads((Path(publish_dir) / WRITER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(status, dict) or status.get("finished", True):
+        return False
+    if status.get("host") == socket.gethostname():
+        try:
+            os.kill(int(status.get("pid", -1)), 0)
+        except PermissionError:
+            return True  # exists, owned by another user
+        except (OSError, ValueError, OverflowError):
+            return False
+        return True
+    return time.time() - float(status.get("heartbeat_unix_time", 0.0)) < stale_after_s

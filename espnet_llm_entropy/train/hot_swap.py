@@ -16,9 +16,20 @@ appended to ``<exp>/swap_history.jsonl`` (rewritten atomically): step,
 version, previous version, CKA between old and new encoder on the probe
 set, checksum. A resumed job re-applies the version current at its
 checkpoint step and replays the recorded swaps of the steps it re-runs, so
-the history of a killed-and-resumed run equals an uninterrupted one. A
-candidate whose record or weights are incomplete or corrupt is skipped
-with a warning and retried at the next decision step.
+the history of a killed-and-resumed run equals an uninterrupted one.
+
+Damaged versions. Weights are written before their record, so a record
+whose weights are missing or fail its sha256 is damaged, not half-written:
+
+* ``fixed`` / ``replay`` (pretraining has finished): an immediate
+  :class:`~espnet_llm_entropy.train.encoder_versions.EncoderVersionChecksumError`
+  naming the file, the recorded and the actual sha256 and the way out;
+* ``live``: the consumer keeps waiting (start) or retries at the next
+  decision step only while the record is younger than ``corrupt_grace_s``
+  and the publishing job is alive (``writer.json``); then the same error.
+
+A record that cannot be parsed is skipped with a warning (it may be one a
+tool is rewriting) and retried.
 """
 
 from __future__ import annotations
@@ -37,8 +48,11 @@ from espnet_llm_entropy.models.encoder_checkpoint import check_encoder_state
 from espnet_llm_entropy.train.atomic_files import read_jsonl, write_jsonl_atomic
 from espnet_llm_entropy.train.encoder_versions import (
     EncoderVersion,
+    EncoderVersionChecksumError,
     load_encoder_version,
     read_published_versions,
+    record_age_s,
+    writer_is_alive,
 )
 from espnet_llm_entropy.train.probe_set import ProbeSet, probe_cka
 from espnet_llm_entropy.train.rank_zero_decisions import broadcast_from_rank0, is_distributed, is_rank0
@@ -62,6 +76,12 @@ class HotSwapConfig:
             this fraction of the run's total steps.
         wait_timeout_s: how long to wait for ``initial_version`` to appear.
         poll_s: polling period while waiting.
+        corrupt_grace_s: live mode only: how long after its publication a
+            version whose weights fail the checksum may still be waited for
+            (while the publishing job is alive); replay and fixed modes fail
+            at once.
+        writer_stale_s: live mode, publisher on another host: its
+            ``writer.json`` heartbeat older than this means it is gone.
     """
 
     publish_dir: str
@@ -73,6 +93,8 @@ class HotSwapConfig:
     replay_final_fraction: float = 0.5
     wait_timeout_s: float = 3600.0
     poll_s: float = 1.0
+    corrupt_grace_s: float = 60.0
+    writer_stale_s: float = 900.0
 
     @classmethod
     def from_dict(cls, conf: Mapping) -> "HotSwapConfig":
@@ -86,6 +108,9 @@ class HotSwapConfig:
             raise ValueError(f"--hot_swap_conf.mode must be one of {MODES}, got {out.mode!r}")
         if out.check_interval < 1:
             raise ValueError(f"--hot_swap_conf.check_interval must be >= 1, got {out.check_interval}")
+        if out.corrupt_grace_s < 0 or out.writer_stale_s <= 0:
+            raise ValueError(f"--hot_swap_conf.corrupt_grace_s must be >= 0 and writer_stale_s > 0, "
+                             f"got {out.corrupt_grace_s} and {out.writer_stale_s}")
         if not 0.0 < out.replay_final_fraction <= 1.0:
             raise ValueError(f"--hot_swap_conf.replay_final_fraction must be in (0, 1], got {out.replay_final_fraction}")
         return out
@@ -186,6 +211,26 @@ class HotSwapConsumer:
     def _encoder_trains(self) -> bool:
         return any(p.requires_grad for p in self.encoder.parameters())
 
+    def _may_still_complete(self, record: EncoderVersion) -> bool:
+        """Whether a version that fails its checksum may still become good (see the module docstring)."""
+        if self.conf.mode != "live":
+            return False
+        return (record_age_s(self.publish_dir, record) < self.conf.corrupt_grace_s
+                and writer_is_alive(self.publish_dir, self.conf.writer_stale_s))
+
+    def _checked_load(self, record: EncoderVersion):
+        """``_load``, or None while a damaged version may still complete; raises once it cannot."""
+        try:
+            return self._load(record)
+        except EncoderVersionChecksumError as e:
+            if not self._may_still_complete(record):
+                raise
+            warning = f"v{record.version} fails its checksum; the live publisher may still fix it: {e}"
+            if warning not in self._warned:
+                logging.warning("hot swap: %s", warning)
+                self._warned.add(warning)
+            return None
+
     def _wait_for(self, version: int) -> None:
         """Rank 0: block until ``version`` is published completely (checksum verified)."""
         deadline = time.monotonic() + self.conf.wait_timeout_s
@@ -193,8 +238,10 @@ class HotSwapConsumer:
             record = self._records().get(version)
             if record is not None:
                 try:
-                    self._load(record)
-                    return
+                    if self._checked_load(record) is not None:
+                        return
+                except EncoderVersionChecksumError:
+                    raise
                 except ValueError as e:
                     logging.warning("hot swap: v%d not loadable yet (will retry): %s", version, e)
             if time.monotonic() > deadline:
@@ -260,9 +307,13 @@ class HotSwapConsumer:
         try:
             if record is None:
                 raise ValueError(f"version {version} has no complete record in {self.publish_dir}")
-            state = self._load(record)
+            state = self._checked_load(record)
+        except EncoderVersionChecksumError:
+            raise
         except ValueError as e:
             logging.warning("hot swap: candidate v%d skipped at step %d (will retry): %s", version, step, e)
+            return False
+        if state is None:
             return False
         old_out = self.probe.encoder_outputs(self.encoder) if self.probe is not None and self.current else None
         previous = self.current

@@ -1,13 +1,18 @@
+import hashlib
 import json
 import threading
+import time
 
 import pytest
 import torch
 
 from espnet_llm_entropy.train.encoder_versions import (
+    EncoderVersionChecksumError,
     load_encoder_version,
     publish_encoder_version,
     read_published_versions,
+    write_writer_status,
+    writer_is_alive,
 )
 
 
@@ -43,8 +48,27 @@ def test_incomplete_or_corrupt_candidates_are_reported_not_returned(tmp_path):
     assert [r.version for r in records] == [1]
     assert any("encoder_v2.pth" in p and "sha256" in p for p in problems)
     assert any("encoder_v4.json" in p for p in problems)
-    with pytest.raises(ValueError, match="checksum does not match"):
+    with pytest.raises(EncoderVersionChecksumError) as err:
         load_encoder_version(tmp_path, rec2)
+    actual = hashlib.sha256(data[: len(data) // 2]).hexdigest()
+    assert (err.value.recorded, err.value.actual) == (rec2.sha256, actual)
+    for part in (str(tmp_path / "encoder_v2.pth"), rec2.sha256, actual, "re-publish", "remove the record"):
+        assert part in str(err.value)
+
+
+def test_writer_status_tells_a_live_publisher_from_a_finished_or_dead_one(tmp_path):
+    assert not writer_is_alive(tmp_path, stale_after_s=60)  # no writer file: copied versions
+    write_writer_status(tmp_path)
+    assert writer_is_alive(tmp_path, stale_after_s=60)  # this process
+    write_writer_status(tmp_path, finished=True)
+    assert not writer_is_alive(tmp_path, stale_after_s=60)
+    status = json.loads((tmp_path / "writer.json").read_text())
+    status.update(finished=False, pid=2 ** 22 + 12345)  # no such process on this host
+    (tmp_path / "writer.json").write_text(json.dumps(status))
+    assert not writer_is_alive(tmp_path, stale_after_s=60)
+    status.update(host="another-host", heartbeat_unix_time=time.time() - 10)
+    (tmp_path / "writer.json").write_text(json.dumps(status))
+    assert writer_is_alive(tmp_path, stale_after_s=60) and not writer_is_alive(tmp_path, stale_after_s=5)
 
 
 def test_polling_reader_never_sees_a_partial_publication(tmp_path):

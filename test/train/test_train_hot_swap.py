@@ -1,9 +1,12 @@
+import hashlib
 import logging
+import time
 
 import pytest
 import torch
 
 from espnet_llm_entropy.train.atomic_files import read_jsonl
+from espnet_llm_entropy.train.encoder_versions import EncoderVersionChecksumError
 from espnet_llm_entropy.train.hot_swap import HotSwapConfig, HotSwapConsumer, replay_swap_steps
 from espnet_llm_entropy.train.probe_set import ProbeConfig, ProbeSet
 
@@ -97,23 +100,71 @@ def test_resume_replays_recorded_swaps_and_matches_uninterrupted(helpers, tmp_pa
     assert _strip(read_jsonl(part / "swap_history.jsonl")) == _strip(read_jsonl(full / "swap_history.jsonl"))
 
 
-def test_corrupt_candidate_is_skipped_then_retried(helpers, tmp_path, probe_dir, tiny_encoder, published, caplog):
-    pub, states, _ = published
-    good = (pub / "encoder_v2.pth").read_bytes()
-    (pub / "encoder_v2.pth").write_bytes(good[:100])  # half-written / corrupt
+def test_replay_fails_at_once_on_a_version_that_fails_its_checksum(helpers, tmp_path, probe_dir, tiny_encoder,
+                                                                   published):
+    pub, states, records = published
+    data = (pub / "encoder_v2.pth").read_bytes()
+    (pub / "encoder_v2.pth").write_bytes(data[:100])  # truncated after publication
     out = tmp_path / "exp"
     out.mkdir()
     consumer = _consumer(tmp_path, probe_dir, tiny_encoder, pub, out, mode="replay", check_interval=2)
     consumer.start(0)
-    with caplog.at_level(logging.WARNING):
+    started = time.monotonic()
+    with pytest.raises(EncoderVersionChecksumError) as err:
         _run(consumer, helpers.FakeReporter(), 0, 12, 10, 4)
-    assert consumer.current == 1
-    assert "candidate v2 skipped" in caplog.text
-    assert all(torch.equal(v, states[0][k]) for k, v in tiny_encoder.state_dict().items())
-    (pub / "encoder_v2.pth").write_bytes(good)  # the file becomes complete
-    _run(consumer, helpers.FakeReporter(), 12, 14, 10, 4)
-    history = read_jsonl(out / "swap_history.jsonl")
-    assert [(h["step"], h["version"]) for h in history] == [(0, 1), (12, 2)]
+    assert time.monotonic() - started < 30
+    for part in (str(pub / "encoder_v2.pth"), records[1].sha256, hashlib.sha256(data[:100]).hexdigest(),
+                 "remove the record encoder_v2.json"):
+        assert part in str(err.value)
+
+
+def test_replay_start_on_a_truncated_initial_version_fails_fast_not_after_the_timeout(tmp_path, probe_dir,
+                                                                                     tiny_encoder, published):
+    pub, _, records = published
+    path = pub / "encoder_v1.pth"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    out = tmp_path / "exp"
+    out.mkdir()
+    consumer = _consumer(tmp_path, probe_dir, tiny_encoder, pub, out, mode="replay")  # wait_timeout_s 3600
+    started = time.monotonic()
+    with pytest.raises(EncoderVersionChecksumError, match=records[0].sha256):
+        consumer.start(0)
+    assert time.monotonic() - started < 30
+    assert not (out / "swap_history.jsonl").exists()
+
+
+def test_live_waits_for_a_damaged_version_only_while_fresh_and_the_writer_lives(helpers, tmp_path, probe_dir,
+                                                                               tiny_encoder, published, caplog):
+    from espnet_llm_entropy.train.encoder_versions import write_writer_status
+
+    pub, states, _ = published
+    good = (pub / "encoder_v4.pth").read_bytes()
+
+    def live_consumer(name, grace):
+        (tmp_path / name).mkdir()
+        consumer = _consumer(tmp_path, probe_dir, tiny_encoder, pub, tmp_path / name, mode="live",
+                             check_interval=2, corrupt_grace_s=grace)
+        consumer.start(0)
+        return consumer
+
+    (pub / "encoder_v4.pth").write_bytes(good[:100])
+    write_writer_status(pub)  # a live publisher: this process
+    consumer = live_consumer("fresh", 600)
+    with caplog.at_level(logging.WARNING):
+        _run(consumer, helpers.FakeReporter(), 0, 4, 10, 4)
+    assert consumer.current == 1 and "live publisher may still fix it" in caplog.text
+    (pub / "encoder_v4.pth").write_bytes(good)  # the file becomes complete: taken at the next decision
+    _run(consumer, helpers.FakeReporter(), 4, 6, 10, 4)
+    assert consumer.current == 4
+
+    (pub / "encoder_v4.pth").write_bytes(good[:100])
+    consumer = live_consumer("old_record", 0)  # writer alive, record older than the grace period
+    with pytest.raises(EncoderVersionChecksumError):
+        _run(consumer, helpers.FakeReporter(), 0, 4, 10, 4)
+    write_writer_status(pub, finished=True)
+    consumer = live_consumer("writer_finished", 600)  # fresh record, but no writer any more
+    with pytest.raises(EncoderVersionChecksumError):
+        _run(consumer, helpers.FakeReporter(), 0, 4, 10, 4)
 
 
 def test_live_takes_the_newest_complete_version(helpers, tmp_path, probe_dir, tiny_encoder):
