@@ -8,19 +8,45 @@ Takes the arguments ``asr.sh`` passes to ``espnet2.bin.asr_inference``
 scoring works unchanged. Options that only make sense for ESPnet's
 attention decoders (external LMs, CTC weight) are accepted and must be left
 at their defaults.
+
+Inputs that are not what the model was trained on:
+
+* each utterance's sampling rate is read from its file's header (``sound``
+  entries) and the audio is resampled to the model's rate; several channels
+  are down-mixed to mono (each with a warning naming the utterance; see
+  :mod:`espnet_llm_entropy.decoding.input_audio`). Entries of other types
+  (``kaldi_ark``, ...) are taken to be at the model's rate: their rate is
+  not checked. Non-finite samples stop the job with the utterance named;
+* empty audio and audio too short for the encoder's subsampling give an
+  empty hypothesis and a warning, as ESPnet's ``asr_inference`` does for
+  ``TooShortUttError``; any other failure stops the job naming the
+  utterance;
+* a key file listing ids that the audio list lacks stops the job before
+  the model is loaded, naming the first ids and their count.
+
+``1best_recog`` appears only when the whole shard is decoded: results go to
+a temporary folder in ``--output_dir`` that is renamed at the end, so a
+failed job leaves nothing a scoring step could take for a result.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import sys
-from typing import List, Optional
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from espnet2.utils import config_argparse
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str2triple_str, str_or_none
+
+logger = logging.getLogger("llm_asr_inference")
 
 UNSUPPORTED_WHEN_SET = ("lm_train_config", "lm_file", "word_lm_train_config", "word_lm_file", "ngram_file")
 
@@ -62,14 +88,8 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def inference(args: argparse.Namespace) -> None:
-    """Decode every utterance of the data and write ``1best_recog``."""
-    from espnet2.fileio.datadir_writer import DatadirWriter
-    from tqdm import tqdm
-
-    from espnet_llm_entropy.speech2text import LLMSpeech2Text
-    from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
-
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse options that LLM-ASR decoding cannot honour."""
     for name in UNSUPPORTED_WHEN_SET:
         if getattr(args, name):
             raise ValueError(f"--{name} is not supported by LLM-ASR decoding (the LLM is the LM)")
@@ -79,33 +99,163 @@ def inference(args: argparse.Namespace) -> None:
         raise ValueError("--ctc_weight must be 0: LLM-ASR decoding does no CTC rescoring")
     if args.ngpu > 1:
         raise ValueError("--ngpu > 1 is not supported for decoding; split the data (asr.sh does)")
+
+
+def speech_entry(args: argparse.Namespace) -> Tuple[str, str]:
+    """(file, type) of the ``speech`` entry of ``--data_path_and_name_and_type``."""
+    found = [(path, kind) for path, name, kind in args.data_path_and_name_and_type if name == "speech"]
+    if len(found) != 1:
+        raise ValueError(
+            "--data_path_and_name_and_type: expected exactly one entry named 'speech' "
+            f"(e.g. dump/raw/test/wav.scp,speech,sound), got {len(found)}"
+        )
+    return found[0]
+
+
+def utterances_to_decode(scp: str, key_file: Optional[str]) -> List[str]:
+    """The ids to decode, in the order of ``scp`` (ESPnet's streaming reader needs that order).
+
+    Raises:
+        ValueError: the key file lists ids that ``scp`` lacks (names the
+            first few and the count) or repeats one.
+    """
+    from espnet_llm_entropy.decoding.input_audio import read_audio_list
+
+    entries = read_audio_list(scp)
+    if key_file is None:
+        return list(entries)
+    keys = list(read_audio_list_ids(key_file))
+    missing = [uid for uid in keys if uid not in entries]
+    if missing:
+        raise ValueError(
+            f"key file {key_file} lists {len(missing)} utterance id(s) that {scp} does not "
+            f"have: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
+    return sorted(keys, key=lambda uid: entries[uid][0])
+
+
+def read_audio_list_ids(key_file: str) -> Dict[str, int]:
+    """First column of a key file (``key.N.scp``: usually ``<utt-id> <path>``) -> line number."""
+    ids: Dict[str, int] = {}
+    with open(key_file, "rb") as stream:
+        for line_no, raw in enumerate(stream, start=1):
+            try:
+                fields = raw.decode("utf-8").split(maxsplit=1)
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{key_file}:{line_no}: not UTF-8 text ({err.reason})") from err
+            if not fields:
+                continue
+            if fields[0] in ids:
+                raise ValueError(
+                    f"{key_file}:{line_no}: utterance id {fields[0]!r} repeated (first on line {ids[fields[0]]})"
+                )
+            ids[fields[0]] = line_no
+    return ids
+
+
+def _collate_waves(items):
+    """DataLoader collate: keep each utterance's samples as they are (no padding)."""
+    return [uid for uid, _ in items], [data["speech"] for _, data in items]
+
+
+def empty_hypothesis():
+    from espnet_llm_entropy.speech2text import Hypothesis
+
+    return Hypothesis(text="", tokens=[], token_ids=[], score=0.0)
+
+
+def _keys_option(s2t, keys: Sequence[str]) -> Dict[str, List[str]]:
+    """``keys=`` for a recognizer whose ``batch`` names utterances in its warnings."""
+    import inspect
+
+    return {"keys": list(keys)} if "keys" in inspect.signature(s2t.batch).parameters else {}
+
+
+def decode_one(s2t, uid: str, wave: np.ndarray):
+    """One utterance; too-short audio gives an empty result (ESPnet's asr_inference policy)."""
+    from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
+
+    seconds = wave.size / s2t.sample_rate
+    if wave.size == 0:
+        logger.warning("utterance %s: empty audio (0 samples); writing an empty hypothesis", uid)
+        return empty_hypothesis()
+    try:
+        return s2t.batch([wave], **_keys_option(s2t, [uid]))[0]
+    except TooShortUttError as exc:
+        logger.warning(
+            "utterance %s: %.3f s of audio is too short for the encoder (%s); writing an "
+            "empty hypothesis", uid, seconds, exc,
+        )
+        return empty_hypothesis()
+    except Exception as exc:
+        raise RuntimeError(f"decoding utterance {uid} ({seconds:.3f} s of audio) failed: {exc}") from exc
+
+
+def decode_batch(s2t, keys: Sequence[str], waves: Sequence[np.ndarray]) -> list:
+    """Hypotheses of a batch; if the batch fails, each utterance alone (so the error names it)."""
+    if len(keys) > 1 and all(w.size for w in waves):
+        try:
+            return s2t.batch(list(waves), **_keys_option(s2t, keys))
+        except Exception as exc:  # find the utterance (too short or broken) one by one
+            logger.debug("batch %s failed (%s); decoding its utterances one by one", list(keys), exc)
+    return [decode_one(s2t, uid, wave) for uid, wave in zip(keys, waves)]
+
+
+def inference(args: argparse.Namespace) -> None:
+    """Decode every utterance of the data and write ``<output_dir>/1best_recog``.
+
+    The files are written into a temporary folder next to ``1best_recog``
+    and moved there only when every utterance is decoded. A previous
+    ``1best_recog`` is removed first, so a job that fails leaves none.
+    """
+    from espnet2.fileio.datadir_writer import DatadirWriter
+    from tqdm import tqdm
+
+    from espnet_llm_entropy.decoding.input_audio import prepare_waveform, sound_file_rates
+    from espnet_llm_entropy.speech2text import LLMSpeech2Text
+    from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
+
+    out_dir = Path(args.output_dir)
+    final = out_dir / "1best_recog"
+    if final.exists():
+        logger.info("removing the previous result %s", final)
+        shutil.rmtree(final)
+    check_options(args)
+    scp, kind = speech_entry(args)
+    keys = utterances_to_decode(scp, args.key_file)
+    rates = sound_file_rates(scp, keys) if kind == "sound" else {}
+    if kind != "sound":
+        logger.info("%s: '%s' entries carry no readable rate; taken to be the model's", scp, kind)
+    out_dir.mkdir(parents=True, exist_ok=True)
     device = "cuda" if args.ngpu > 0 else "cpu"
     torch.manual_seed(args.seed)
     s2t = LLMSpeech2Text(
         args.asr_train_config, args.asr_model_file, device=device, beam_size=args.beam_size,
         decoding_guard_conf=args.decoding_guard_conf,
     )
-    loader = LLMASRTask.build_streaming_iterator(
-        args.data_path_and_name_and_type,
-        dtype=args.dtype,
-        batch_size=args.batch_size,
-        key_file=args.key_file,
-        num_workers=args.num_workers,
-        preprocess_fn=None,
-        collate_fn=LLMASRTask.build_collate_fn(s2t.args, False),
-        allow_variable_data_keys=True,
-        inference=True,
-    )
-    with DatadirWriter(args.output_dir) as writer:
-        best = writer["1best_recog"]
-        for keys, batch in tqdm(loader, desc="decoding", unit="batch", file=sys.stderr):
-            lengths = batch["speech_lengths"]
-            waves = [batch["speech"][i, : lengths[i]] for i in range(len(keys))]
-            for key, hyp in zip(keys, s2t.batch(waves)):
-                best["token"][key] = " ".join(hyp.tokens)
-                best["token_int"][key] = " ".join(map(str, hyp.token_ids))
-                best["score"][key] = str(hyp.score)
-                best["text"][key] = hyp.text
+    work = Path(tempfile.mkdtemp(prefix=".1best_recog.", dir=out_dir))
+    try:
+        key_list = work / "keys"
+        key_list.write_text("".join(f"{uid}\n" for uid in keys), encoding="utf-8")
+        loader = LLMASRTask.build_streaming_iterator(
+            args.data_path_and_name_and_type, dtype=args.dtype, batch_size=args.batch_size,
+            key_file=str(key_list), num_workers=args.num_workers, preprocess_fn=None,
+            collate_fn=_collate_waves, allow_variable_data_keys=True, inference=True,
+        )
+        with DatadirWriter(work / "1best_recog") as best:
+            for batch_keys, waves in tqdm(loader, desc="decoding", unit="batch", file=sys.stderr):
+                waves = [
+                    prepare_waveform(w, rates.get(uid) or s2t.sample_rate, s2t.sample_rate, uid)
+                    for uid, w in zip(batch_keys, waves)
+                ]
+                for uid, hyp in zip(batch_keys, decode_batch(s2t, batch_keys, waves)):
+                    best["token"][uid] = " ".join(map(str, hyp.tokens))
+                    best["token_int"][uid] = " ".join(map(str, hyp.token_ids))
+                    best["score"][uid] = str(hyp.score)
+                    best["text"][uid] = hyp.text
+        os.replace(work / "1best_recog", final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main(cmd: Optional[List[str]] = None) -> None:
@@ -113,7 +263,11 @@ def main(cmd: Optional[List[str]] = None) -> None:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
     )
-    inference(args)
+    try:
+        inference(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        logger.error("%s", exc)
+        raise SystemExit(f"llm_asr_inference: error: {exc}") from exc
 
 
 if __name__ == "__main__":

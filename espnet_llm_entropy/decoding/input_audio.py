@@ -29,13 +29,17 @@ decoding time can differ:
 
 Empty input (0 samples) passes as an empty (0,) array: what to do with
 audio too short to encode is the recognizer's decision, not this one's.
+
+The rate of each utterance of a data directory comes from its file's header
+(:func:`sound_file_rates`): ESPnet's streaming loader keeps only the samples.
 """
 
 from __future__ import annotations
 
 import logging
 from math import gcd
-from typing import Union
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -163,3 +167,82 @@ def prepare_waveform(
     mono = downmix(wave, utt_id)
     mono = resample(mono, sample_rate, target_rate, utt_id)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------
+# Where a data directory's audio comes from: the true rate of each utterance.
+# ESPnet's streaming loader reads "sound" entries with soundfile.read and keeps
+# only the samples; the rate has to be read from the file's header.
+
+
+def read_audio_list(path: Union[str, Path]) -> Dict[str, Tuple[int, str]]:
+    """``<utt-id> <location>`` lines of a ``wav.scp`` -> {utt_id: (line number, location)}.
+
+    Raises:
+        FileNotFoundError: the list does not exist.
+        ValueError: a line without a location, a repeated id or bytes that are
+            not UTF-8 (names the file and line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio list {path} does not exist")
+    entries: Dict[str, Tuple[int, str]] = {}
+    with path.open("rb") as stream:
+        for line_no, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}:{line_no}: not UTF-8 text ({err.reason} at byte {err.start})")
+            if not line:
+                continue
+            fields = line.split(maxsplit=1)
+            if len(fields) != 2:
+                raise ValueError(
+                    f"{path}:{line_no}: utterance {fields[0]!r} has no audio location; "
+                    "expected '<utt-id> <audio file>'"
+                )
+            if fields[0] in entries:
+                raise ValueError(
+                    f"{path}:{line_no}: utterance id {fields[0]!r} repeated "
+                    f"(first on line {entries[fields[0]][0]})"
+                )
+            entries[fields[0]] = (line_no, fields[1])
+    return entries
+
+
+def sound_file_rates(path: Union[str, Path], utt_ids: Sequence[str]) -> Dict[str, Optional[int]]:
+    """The sampling rate of each utterance of a ``sound``-type ``wav.scp``, from the file headers.
+
+    Args:
+        path: the ``wav.scp`` (``<utt-id> <audio file>`` lines).
+        utt_ids: the utterances to look up (all must be in the list).
+
+    Returns:
+        {utt_id: rate in Hz}; None for a piped command (``... |``), whose
+        header cannot be read without running it (ESPnet's ``sound`` reader
+        cannot run it either).
+
+    Raises:
+        ValueError: an id not in the list, or a file soundfile cannot open
+            (names the utterance, the file and the line).
+    """
+    entries = read_audio_list(path)
+    rates: Dict[str, Optional[int]] = {}
+    for uid in utt_ids:
+        if uid not in entries:
+            raise ValueError(f"{path}: no audio for utterance {uid!r}")
+        line_no, location = entries[uid]
+        if location.endswith("|"):
+            rates[uid] = None
+            continue
+        import soundfile
+
+        try:
+            info = soundfile.info(location)
+        except Exception as exc:  # soundfile raises several types for unreadable files
+            raise ValueError(
+                f"{path}:{line_no}: cannot read the audio of utterance {uid!r} from "
+                f"{location!r}: {exc}"
+            ) from exc
+        rates[uid] = int(info.samplerate)
+    return rates
