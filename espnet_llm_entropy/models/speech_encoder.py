@@ -4,6 +4,9 @@ Both the phoneme-CTC model and the LLM-ASR model hold one of these under
 the attribute ``speech_encoder``, so an encoder pretrained with phoneme CTC
 is moved into an LLM-ASR model (or hot-swapped during IA-SFT) by copying one
 sub-state-dict with the same keys.
+
+In eval mode an utterance's encoder output and length do not depend on
+the batch it is padded into (see :mod:`padding_invariance`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,13 @@ from typing import Optional, Tuple
 
 import torch
 from torch import nn
+
+from espnet_llm_entropy.models.padding_invariance import (
+    install_padding_invariance,
+    reflect_pad_ends,
+    stft_end_padding,
+    zero_past_lengths,
+)
 
 
 class SpeechEncoder(nn.Module):
@@ -23,14 +33,20 @@ class SpeechEncoder(nn.Module):
         specaug: an ``AbsSpecAug`` applied in training only (or None).
         normalize: an ``AbsNormalize`` (e.g. ``GlobalMVN``) or None.
         encoder: an ``AbsEncoder`` (conformer, e_branchformer, transformer ...).
+        padding_invariant: make each utterance's encoding independent of the
+            padding of its batch (reflect each utterance's own end for the
+            STFT, exact subsampled lengths, padded frames zeroed before
+            every time convolution); adds hooks only, no parameters.
     """
 
-    def __init__(self, frontend, specaug, normalize, encoder):
+    def __init__(self, frontend, specaug, normalize, encoder, padding_invariant: bool = True):
         super().__init__()
         self.frontend = frontend
         self.specaug = specaug
         self.normalize = normalize
         self.encoder = encoder
+        self.padding_invariant = padding_invariant and install_padding_invariance(encoder)
+        self._stft_pad = stft_end_padding(frontend) if padding_invariant else 0
 
     def output_size(self) -> int:
         return self.encoder.output_size()
@@ -42,6 +58,10 @@ class SpeechEncoder(nn.Module):
         speech = speech[:, : speech_lengths.max()]
         if self.frontend is None:
             return speech, speech_lengths
+        if self._stft_pad:
+            speech = reflect_pad_ends(speech, speech_lengths, self._stft_pad)
+            feats, feats_lengths = self.frontend(speech, speech_lengths)
+            return feats[:, : feats_lengths.max()], feats_lengths
         return self.frontend(speech, speech_lengths)
 
     def encode_feats(
@@ -55,6 +75,8 @@ class SpeechEncoder(nn.Module):
         out, out_lengths, _ = self.encoder(feats, feats_lengths)
         if isinstance(out, tuple):  # encoders with intermediate CTC outputs
             out = out[0]
+        if self.padding_invariant:
+            out = zero_past_lengths(out, out_lengths)
         return out, out_lengths
 
     def forward(
