@@ -102,7 +102,9 @@ def oracle_error_rates(
     out_dir.mkdir(parents=True, exist_ok=True)
     hyp_file = out_dir / "oracle_hyp.txt"
     atomic_write_text(hyp_file, "".join(f"{u} {hyps[u]}\n" for u in sorted(hyps)))
-    scores = score_by_language(Path(test_dir) / "text", hyp_file, Path(test_dir) / "utt2lang")
+    # utterances with an empty transcript have no oracle item: they count as empty output
+    scores = score_by_language(Path(test_dir) / "text", hyp_file, Path(test_dir) / "utt2lang",
+                               allow_missing=True)
     return {
         "steps": steps, "batch_size": batch_size, "lr": lr, "train_utts": len(train_items),
         "llm_train_mode": args.llm_conf.get("train_mode", "lora"),

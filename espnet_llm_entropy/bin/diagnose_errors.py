@@ -38,6 +38,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--test_dir", type=Path, required=True, help="Kaldi data dir with text (+ utt2lang)")
     p.add_argument("--out_dir", type=Path, required=True)
     p.add_argument("--hyp", type=Path, default=None, help="the full model's hypotheses of --test_dir (Kaldi text)")
+    p.add_argument("--allow_missing", action="store_true",
+                   help="score test utterances missing from --hyp as empty output (default: an error)")
     p.add_argument("--oracle_steps", type=int, default=3000, help="updates of the oracle (default: 3000)")
     p.add_argument("--oracle_llm_conf", action="append", default=[], metavar="KEY=VALUE",
                    help="override the experiment's llm_conf for the oracle, e.g. train_mode=lora")
@@ -60,7 +62,11 @@ def main(cmd: Optional[List[str]] = None) -> None:
         overrides[key] = value
     full = None
     if args.hyp is not None:
-        full = score_by_language(args.test_dir / "text", args.hyp, args.test_dir / "utt2lang")
+        try:
+            full = score_by_language(args.test_dir / "text", args.hyp, args.test_dir / "utt2lang",
+                                     allow_missing=args.allow_missing)
+        except (ValueError, FileNotFoundError) as exc:
+            sys.exit(f"diagnose_errors: error: {exc}")
     result = diagnose_errors(args.pretrain_exp, args.sft_exp, args.train_dir, args.test_dir, args.out_dir,
                              full_model_scores=full, oracle_steps=args.oracle_steps, seed=args.seed,
                              oracle_llm_conf=overrides)

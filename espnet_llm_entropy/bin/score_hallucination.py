@@ -13,10 +13,14 @@ utterances) and ``hallucination.md`` (a RESULTS.md-style table) into
 ``--out_dir`` and prints the table. Definitions:
 :mod:`espnet_llm_entropy.evaluation.hallucination`.
 
-Utterance ids in the reference that the hypothesis file lacks are scored as
-empty hypotheses (with a warning); ids in the hypothesis file that the
-reference (or, for ``--nonspeech`` without ``--ref``, the duration list)
-lacks are an error.
+Utterance ids of the reference (or, for ``--nonspeech`` without ``--ref``,
+of the duration list) that the hypothesis file lacks are an error naming
+the count and the first ids: a decoding job probably stopped part-way.
+With ``--allow_missing`` they are scored as empty hypotheses, with a
+warning. Ids in the hypothesis file that the reference lacks are always an
+error. Hypothesis and reference files are read with the rules of
+``text_to_phones``: blank lines, lines starting with whitespace and bytes
+that are not UTF-8 are errors naming the file and line.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from espnet_llm_entropy.evaluation.hallucination import (
     hallucination_report,
     nonspeech_report,
 )
+from espnet_llm_entropy.evaluation.hypothesis_ids import check_hypothesis_ids, id_sample
 from espnet_llm_entropy.evaluation.kaldi_files import (
     durations_from_wav_scp,
     read_kaldi_text,
@@ -65,6 +70,11 @@ def get_parser() -> argparse.ArgumentParser:
         help="the set has no speech: report the share of utterances with output and "
         "output units per minute (needs --utt2dur or --wav_scp; --ref optional)",
     )
+    parser.add_argument(
+        "--allow_missing",
+        action="store_true",
+        help="score utterances without hypothesis as empty output (default: an error)",
+    )
     parser.add_argument("--out_dir", type=Path, required=True, help="output directory")
     parser.add_argument(
         "--dataset",
@@ -93,27 +103,6 @@ def default_dataset_name(hyp: Path) -> str:
     return f"{parent.parent.name}/{parent.name}" if parent.parent.name else parent.name
 
 
-def check_ids(
-    hyps: Dict[str, str], utt_ids: List[str], hyp_path: Path, source: str
-) -> None:
-    """Error on hypothesis ids outside the utterance set; warn on missing ones."""
-    known = set(utt_ids)
-    extra = [uid for uid in hyps if uid not in known]
-    if extra:
-        raise ValueError(
-            f"{hyp_path}: {len(extra)} utterance id(s) not in {source}, e.g. {extra[:5]}"
-        )
-    missing = [uid for uid in utt_ids if uid not in hyps]
-    if missing:
-        logger.warning(
-            "%s: %d of %d utterance(s) have no hypothesis and count as empty output, e.g. %s",
-            hyp_path,
-            len(missing),
-            len(utt_ids),
-            missing[:5],
-        )
-
-
 def score(args: argparse.Namespace) -> Dict[str, object]:
     """Compute the report for parsed options (no writing)."""
     conf = HallucinationConfig(
@@ -139,13 +128,13 @@ def score(args: argparse.Namespace) -> Dict[str, object]:
         utt_ids, source = list(durations), str(duration_source)
     else:
         raise ValueError("--ref is required (it may be omitted only with --nonspeech)")
-    check_ids(hyps, utt_ids, args.hyp, source)
+    missing = check_hypothesis_ids(list(hyps), utt_ids, args.hyp, source, args.allow_missing)
     if durations is not None:
-        missing = [uid for uid in utt_ids if uid not in durations]
-        if missing:
+        no_duration = [uid for uid in utt_ids if uid not in durations]
+        if no_duration:
             raise ValueError(
-                f"{duration_source}: no duration for {len(missing)} utterance(s) of "
-                f"{source}, e.g. {missing[:5]}"
+                f"{duration_source}: no duration for {len(no_duration)} utterance(s) of "
+                f"{source}: {id_sample(no_duration)}"
             )
 
     dataset = args.dataset or default_dataset_name(args.hyp)
@@ -154,7 +143,7 @@ def score(args: argparse.Namespace) -> Dict[str, object]:
         "ref": None if args.ref is None else str(args.ref),
         "hyp": str(args.hyp),
         "durations": None if duration_source is None else str(duration_source),
-        "missing_hyps": sum(uid not in hyps for uid in utt_ids),
+        "missing_hyps": len(missing),
     }
     if args.nonspeech:
         if durations is None:

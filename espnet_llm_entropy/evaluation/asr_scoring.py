@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from espnet_llm_entropy.evaluation.alignment import error_rate
+from espnet_llm_entropy.evaluation.hypothesis_ids import check_hypothesis_ids
 from espnet_llm_entropy.evaluation.kaldi_files import read_kaldi_text
 
 UNIT_BY_LANGUAGE = {"zh": ("char", "CER"), "en": ("word", "WER"), "cs": ("mixed", "MER")}
@@ -19,12 +20,15 @@ ALL = ("mixed", "MER")
 
 
 def score_by_language(
-    ref_path: Path, hyp_path: Path, utt2lang: Optional[Path] = None
+    ref_path: Path, hyp_path: Path, utt2lang: Optional[Path] = None, allow_missing: bool = False
 ) -> Dict[str, Dict]:
     """Error rates of ``hyp_path`` against ``ref_path``: overall and per language.
 
-    Missing hypotheses count as empty outputs; hypothesis ids that are not in
-    the reference are an error naming both files.
+    A reference utterance without hypothesis is an error (a decoding job
+    that stopped part-way), unless ``allow_missing``: then it counts as an
+    empty output, with a warning. Hypothesis ids that are not in the
+    reference are always an error. Both messages name the files, the count
+    and the first ids (:func:`check_hypothesis_ids`).
 
     Returns:
         ``{"all": {...}, "zh": {...}, ...}``, each the dict of
@@ -32,9 +36,8 @@ def score_by_language(
     """
     refs = read_kaldi_text(ref_path)
     hyps = read_kaldi_text(hyp_path)
-    extra = sorted(set(hyps) - set(refs))
-    if extra:
-        raise ValueError(f"{hyp_path}: utterance ids not in {ref_path}: {extra[:5]}")
+    check_hypothesis_ids(list(hyps), list(refs), hyp_path, ref_path, allow_missing,
+                         how_to_allow="call with allow_missing=True (--allow_missing)")
     langs = read_kaldi_text(utt2lang) if utt2lang and Path(utt2lang).exists() else {}
     ids = sorted(refs)
     groups: Dict[str, List[str]] = {"all": ids}

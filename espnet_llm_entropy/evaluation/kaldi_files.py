@@ -1,7 +1,8 @@
 """Kaldi-style data files for scoring: ``text``, ``utt2dur``, ``wav.scp``,
 and atomic writing of results.
 
-All readers report bad input with the file name and the 1-based line.
+All readers report bad input (including bytes that are not UTF-8) with
+the file name and the 1-based line.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Dict, Union
 from tqdm import tqdm
 
 from espnet_llm_entropy.text.atomic_file import atomic_write_text
+from espnet_llm_entropy.text.kaldi_text import KaldiTextError, iter_raw_lines
+from espnet_llm_entropy.text.kaldi_text import read_kaldi_text as read_text_entries
 
 logger = logging.getLogger(__name__)
 
@@ -23,35 +26,31 @@ _ARK_OFFSET = re.compile(r".+\.ark:\d+$")
 
 
 def _lines(path: PathLike, what: str):
+    """Non-blank lines as (1-based number, text); bytes that are not UTF-8 are an error."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file {path} does not exist")
-    with path.open(encoding="utf-8") as f:
-        for line_no, raw in enumerate(f, start=1):
-            line = raw.rstrip("\r\n")
-            if line.strip():
-                yield line_no, line
+    for line_no, line in iter_raw_lines(path):
+        if isinstance(line, KaldiTextError):
+            raise line
+        if line.strip():
+            yield line_no, line
 
 
 def read_kaldi_text(path: PathLike) -> Dict[str, str]:
     """Read ``<utt-id> <transcript>`` lines (a line with only the id is an empty transcript).
 
+    The rules of :mod:`espnet_llm_entropy.text.kaldi_text`, the same as
+    ``text_to_phones``: blank lines, lines starting with whitespace (no
+    id), bytes that are not UTF-8 and repeated ids are errors.
+
     Raises:
         FileNotFoundError: missing file.
-        ValueError: an id occurs twice (names file and both lines).
+        KaldiTextError (a ValueError): a bad line, naming the file and line.
     """
-    texts: Dict[str, str] = {}
-    first_line: Dict[str, int] = {}
-    for line_no, line in _lines(path, "text"):
-        fields = line.strip().split(maxsplit=1)
-        uid = fields[0]
-        if uid in texts:
-            raise ValueError(
-                f"{path}:{line_no}: utterance id {uid!r} already on line {first_line[uid]}"
-            )
-        texts[uid] = fields[1] if len(fields) > 1 else ""
-        first_line[uid] = line_no
-    return texts
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"text file {path} does not exist")
+    return {entry.utt_id: entry.transcript for entry in read_text_entries(path)}
 
 
 def read_utt2dur(path: PathLike) -> Dict[str, float]:

@@ -37,7 +37,7 @@ def test_speech_set_end_to_end(files, capsys, caplog):
     tmp, ref, hyp = files
     out = tmp / "out"
     with caplog.at_level(logging.WARNING):
-        assert main(["--ref", str(ref), "--hyp", str(hyp), "--out_dir", str(out)]) == 0
+        assert main(["--ref", str(ref), "--hyp", str(hyp), "--out_dir", str(out), "--allow_missing"]) == 0
     assert "utt4" in caplog.text and "empty" in caplog.text
     result = json.loads((out / "hallucination.json").read_text(encoding="utf-8"))
     assert result["dataset"] == "decode_asr/test"
@@ -64,7 +64,8 @@ def test_nonspeech_set_with_utt2dur_and_no_ref(files):
     utt2dur = tmp / "utt2dur"
     utt2dur.write_text("n1 20\nn2 20\nn3 20\nn4 60\n")
     out = tmp / "ns"
-    main(["--nonspeech", "--hyp", str(hyp), "--utt2dur", str(utt2dur), "--out_dir", str(out), "--dataset", "noise"])
+    main(["--nonspeech", "--hyp", str(hyp), "--utt2dur", str(utt2dur), "--out_dir", str(out), "--dataset", "noise",
+          "--allow_missing"])
     result = json.loads((out / "hallucination.json").read_text(encoding="utf-8"))
     ns = result["nonspeech"]
     assert ns["n_utts"] == 4 and ns["with_output"]["count"] == 2
@@ -96,6 +97,44 @@ def test_hyp_ids_missing_from_ref_are_an_error(files):
     assert not (tmp / "o").exists()
 
 
+def test_hypothesis_file_missing_utterances_is_refused(files):
+    tmp, ref, hyp = files
+    with pytest.raises(SystemExit) as err:
+        main(["--ref", str(ref), "--hyp", str(hyp), "--out_dir", str(tmp / "o")])
+    message = str(err.value)
+    assert f"{hyp}: 1 of 4 utterance(s) of {ref} have no hypothesis: utt4." in message
+    assert "--allow_missing" in message
+    assert not (tmp / "o").exists()
+
+
+def test_nonspeech_hypotheses_missing_clips_are_refused(files):
+    tmp, _, _ = files
+    hyp = tmp / "ns_text"
+    hyp.write_text("n1\n", encoding="utf-8")
+    (tmp / "utt2dur").write_text("".join(f"n{i} 1\n" for i in range(1, 9)))
+    with pytest.raises(SystemExit, match=r"7 of 8 utterance\(s\) of .*utt2dur have no hypothesis: "
+                                         r"n2, n3, n4, n5, n6, \.\.\."):
+        main(["--nonspeech", "--hyp", str(hyp), "--utt2dur", str(tmp / "utt2dur"), "--out_dir", str(tmp / "o")])
+
+
+@pytest.mark.parametrize(
+    "content, line, reason",
+    [
+        (b"utt1 a\n\nutt2 b\n", 2, "blank line"),
+        (b"utt1 a\n utt2 b\n", 2, "starts with whitespace"),
+        (b"utt1 a\nutt2 caf\xe9\n", 2, "not UTF-8"),
+    ],
+)
+@pytest.mark.parametrize("which", ["hyp", "ref"])
+def test_bad_lines_name_file_and_line(files, content, line, reason, which):
+    tmp, ref, hyp = files
+    bad = tmp / f"bad_{which}"
+    bad.write_bytes(content)
+    args = {"ref": str(ref), "hyp": str(hyp), which: str(bad)}
+    with pytest.raises(SystemExit, match=rf"score_hallucination: error: {bad}:{line}: .*{reason}"):
+        main(["--ref", args["ref"], "--hyp", args["hyp"], "--out_dir", str(tmp / "o"), "--allow_missing"])
+
+
 def test_usage_errors(files, capsys):
     tmp, ref, hyp = files
     with pytest.raises(SystemExit) as err:
@@ -109,7 +148,8 @@ def test_usage_errors(files, capsys):
     utt2dur = tmp / "utt2dur"
     utt2dur.write_text("utt1 1.0\n")
     with pytest.raises(SystemExit, match=r"utt2dur: no duration for 3 utterance"):
-        main(["--ref", str(ref), "--hyp", str(hyp), "--utt2dur", str(utt2dur), "--out_dir", str(tmp / "o")])
+        main(["--ref", str(ref), "--hyp", str(hyp), "--utt2dur", str(utt2dur), "--out_dir", str(tmp / "o"),
+              "--allow_missing"])
 
 
 def test_help_runs_as_module():
@@ -126,7 +166,7 @@ def test_several_results_make_one_table(files):
     from espnet_llm_entropy.evaluation import markdown_from_results
 
     tmp, ref, hyp = files
-    main(["--ref", str(ref), "--hyp", str(hyp), "--out_dir", str(tmp / "a"), "--dataset", "dev"])
+    main(["--ref", str(ref), "--hyp", str(hyp), "--out_dir", str(tmp / "a"), "--dataset", "dev", "--allow_missing"])
     main(["--ref", str(ref), "--hyp", str(ref), "--out_dir", str(tmp / "b"), "--dataset", "oracle"])
     ns_hyp = tmp / "ns"
     ns_hyp.write_text("n1 hi\n")
