@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import weakref
 from typing import Callable, Dict, Optional
 
 import numpy as np
@@ -44,7 +45,10 @@ from espnet_llm_entropy.models.llm_asr import LLMASRModel
 from espnet_llm_entropy.models.phoneme_ctc import PhonemeCTCModel
 from espnet_llm_entropy.models.speech_encoder import SpeechEncoder
 from espnet_llm_entropy.tasks.preprocessor import LLMASRPreprocessor
+from espnet_llm_entropy.tasks.utterance_check import build_checked_iter_factory
+from espnet_llm_entropy.train.checkpoint_files import check_checkpoint_file
 from espnet_llm_entropy.train.multi_stage_trainer import MultiStageTrainer, check_trainer_compatibility
+from espnet_llm_entropy.train.startup_cleanup import remove_startup_files_on_failure
 
 model_choices = ClassChoices(
     "model",
@@ -89,11 +93,25 @@ class LLMASRTask(ASRTask):
 
     # stage schedule, CKA publication, encoder hot-swap, drift (espnet_llm_entropy.train)
     trainer = MultiStageTrainer
+    # the speech encoder of the model being trained, for the utterance check's frame counts
+    _checked_speech_encoder: Optional[weakref.ref] = None
 
     @classmethod
     def main_worker(cls, args: argparse.Namespace):
         check_trainer_compatibility(args)  # before ESPnet's own, vaguer DeepSpeed error
-        super().main_worker(args)
+        check_init_files(args)
+        rank0 = getattr(args, "dist_rank", None) in (None, 0)
+        with remove_startup_files_on_failure(args.output_dir, enabled=rank0 and not args.collect_stats):
+            super().main_worker(args)
+
+    @classmethod
+    def build_sequence_iter_factory(cls, args: argparse.Namespace, iter_options, mode: str):
+        """ESPnet's sequence iterator over the utterances the utterance check keeps (``--utterance_check_conf``)."""
+        encoder = cls._checked_speech_encoder() if cls._checked_speech_encoder is not None else None
+        return build_checked_iter_factory(
+            lambda options: super(LLMASRTask, cls).build_sequence_iter_factory(args, options, mode),
+            args, iter_options, mode, encoder,
+        )
 
     @classmethod
     def print_config(cls, file=None) -> None:
@@ -127,6 +145,14 @@ class LLMASRTask(ASRTask):
             help="Checkpoint whose speech encoder weights initialise ours "
             "(a phoneme-CTC model checkpoint or a published encoder_v<N>.pth); "
             "every key must match",
+        )
+        group.add_argument(
+            "--utterance_check_conf",
+            action=NestedDictAction,
+            default=dict(),
+            help="Which utterances training uses (espnet_llm_entropy.tasks.utterance_check): enabled, "
+            "ctc_feasible (leave out utterances too short for CTC to align their phones), "
+            "min_encoder_frames, max_skipped_fraction",
         )
 
     @classmethod
@@ -201,8 +227,19 @@ class LLMASRTask(ASRTask):
                 "--llm_conf path=<local model dir>; check the model_conf keys"
             ) from e
         if getattr(args, "speech_encoder_init", None):
+            check_checkpoint_file(args.speech_encoder_init, "--speech_encoder_init")
             load_speech_encoder(model, args.speech_encoder_init)
+        cls._checked_speech_encoder = weakref.ref(model.speech_encoder)
         return model
+
+
+def check_init_files(args: argparse.Namespace) -> None:
+    """Refuse missing or truncated checkpoint files of the init options before anything is built."""
+    for option in ("speech_encoder_init", "ctc_head_init"):
+        if getattr(args, option, None):
+            check_checkpoint_file(getattr(args, option), f"--{option}")
+    for spec in getattr(args, "init_param", None) or []:
+        check_checkpoint_file(spec.split(":")[0], f"--init_param {spec}")
 
 
 def _llm_path(args: argparse.Namespace) -> str:

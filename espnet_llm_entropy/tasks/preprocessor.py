@@ -4,8 +4,15 @@
   * ``text``: phone ids from the phone front-end and the phone inventory
     (targets of the CTC head), and
   * ``llm_tokens``: ids from the LLM's own tokenizer (targets of the LLM).
-Unknown phones map to ``<unk>``; they are counted and reported, never
-silently dropped.
+Transcript symbols the phone front-end cannot read follow the unknown-symbol
+policy ``phonemizer_conf.on_unknown`` (:mod:`espnet_llm_entropy.text.unknown_symbols`:
+``error`` by default, naming the utterance and the symbols; ``skip``,
+``drop`` or ``unk``), the same policy as ``text_to_phones``. Training never
+gets an empty phone target from a transcript: the utterance check
+(:mod:`espnet_llm_entropy.tasks.utterance_check`) leaves such utterances
+out before batching, and the preprocessor refuses one that reaches it.
+Phones missing from the inventory map to ``<unk>``; they are counted and
+reported, never silently dropped.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ class LLMASRPreprocessor(AbsPreprocessor):
         token_list: phone inventory (path or list; ``<blank>`` first).
         llm_tokenizer: a tokenizer (or None for a phone-only model).
         phonemizer_conf: the transcript reader: ``unit`` (``phone``, default,
-            or ``char``) and that reader's keyword arguments (see
+            or ``char``), ``on_unknown`` (the unknown-symbol policy, default
+            ``error``) and the reader's other keyword arguments (see
             :func:`~espnet_llm_entropy.text.character_units.build_unit_reader`).
         augmentation: optional callable ``(wave (T,), rng) -> wave (T',)``
             applied to ``speech`` in training only.
@@ -46,14 +54,14 @@ class LLMASRPreprocessor(AbsPreprocessor):
         text_name: str = "text",
     ):
         super().__init__(train)
-        from espnet_llm_entropy.text.character_units import build_unit_reader
         from espnet_llm_entropy.text.phone_inventory import PhoneInventory
+        from espnet_llm_entropy.text.unknown_symbols import reader_with_policy
 
         if isinstance(token_list, str):
             self.inventory = PhoneInventory.from_file(token_list)
         else:
             self.inventory = PhoneInventory(list(token_list))
-        self.phonemizer = build_unit_reader(phonemizer_conf)
+        self.phonemizer, self.on_unknown = reader_with_policy(phonemizer_conf)
         self.llm_tokenizer = llm_tokenizer
         self.augmentation = augmentation
         self.seed = seed
@@ -80,7 +88,7 @@ class LLMASRPreprocessor(AbsPreprocessor):
                     "(remove it from training data; empty references belong to "
                     "non-speech test sets, which are decoded without text)"
                 )
-            phones = self.phonemizer(transcript)
+            phones = self._target_units(uid, transcript)
             ids = self.inventory.encode(phones)
             n_unk = sum(1 for i in ids if i == self.inventory.unk_id)
             if n_unk:
@@ -94,3 +102,30 @@ class LLMASRPreprocessor(AbsPreprocessor):
                 tok_ids = self.llm_tokenizer(transcript, add_special_tokens=False)["input_ids"]
                 data["llm_tokens"] = np.asarray(tok_ids, dtype=np.int64)
         return data
+
+    def _target_units(self, uid: str, transcript: str):
+        """The phone target of ``transcript`` under the unknown-symbol policy.
+
+        Raises:
+            UnknownSymbolsError: policy ``error`` and unreadable symbols.
+            ValueError: in training, a transcript left without phones (or
+                one the policy ``skip`` leaves out) reached the preprocessor;
+                outside training (statistics, validation) it gets an empty
+                target instead.
+        """
+        from espnet_llm_entropy.text.unknown_symbols import read_transcript
+
+        read = read_transcript(self.phonemizer, self.on_unknown, uid, transcript,
+                               option="--phonemizer_conf on_unknown")
+        if read.units and not read.skipped:
+            return read.units
+        why = (f"on_unknown=skip leaves it out (unreadable {sorted(set(read.unknown))[:5]})" if read.skipped
+               else f"its transcript {transcript[:50]!r} gives no phones")
+        if self.train:
+            raise ValueError(
+                f"utterance {uid}: {why}; it is never trained on an empty CTC target. Keep "
+                "--utterance_check_conf enabled=true (it leaves such utterances out before batching) "
+                "or remove the utterance from the data"
+            )
+        logging.debug("utterance %s: %s; empty target outside training", uid, why)
+        return []

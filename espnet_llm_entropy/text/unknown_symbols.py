@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
-from typing import Counter, List, Optional
+from typing import Counter, Dict, List, Mapping, Optional
 
 POLICIES = ("error", "skip", "drop", "unk")
 DEFAULT_POLICY = "error"
@@ -53,7 +53,7 @@ class UnknownSymbolsError(ValueError):
         self.symbols = list(symbols)
         shown = list(dict.fromkeys(symbols))
         prefix = f"{where}: " if where else ""
-        sep = " " if option.startswith("--") else "="
+        sep = " " if option.startswith("--") and " " not in option else "="
         super().__init__(
             f"{prefix}utterance {utt_id!r}: cannot read {len(symbols)} symbol(s) {shown[:10]!r}; "
             "expected Chinese characters, English words, digits or punctuation. Fix the transcript, "
@@ -141,3 +141,23 @@ class UnknownSymbolTally:
                   "drop": "the symbols left out", "unk": "the symbols written as <unk>"}.get(self.policy, "")
         return (f"on_unknown={self.policy}: {self.total} unreadable symbol(s) in {self.utterances} "
                 f"utterance(s), {action}: {dict(self.symbols.most_common(10))}")
+
+
+def reader_with_policy(conf: Optional[Mapping] = None, option: str = "--phonemizer_conf on_unknown"):
+    """The transcript reader ``--phonemizer_conf`` describes, and its unknown-symbol policy.
+
+    Args:
+        conf: ``unit`` and the reader's keyword arguments (see
+            :func:`~espnet_llm_entropy.text.character_units.build_unit_reader`);
+            ``on_unknown`` is the policy here (default ``error``).
+        option: how the user spells the option (for errors).
+
+    Returns:
+        (reader, policy): the reader is built with ``READER_MODE[policy]``.
+    """
+    from espnet_llm_entropy.text.character_units import build_unit_reader
+
+    options: Dict = dict(conf or {})
+    policy = check_policy(options.pop("on_unknown", DEFAULT_POLICY), option)
+    options["on_unknown"] = READER_MODE[policy]
+    return build_unit_reader(options), policy

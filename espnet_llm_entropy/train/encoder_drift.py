@@ -31,6 +31,7 @@ from torch import nn
 
 from espnet_llm_entropy.models.encoder_checkpoint import load_speech_encoder
 from espnet_llm_entropy.train.atomic_files import read_jsonl, write_bytes_atomic, write_json_atomic, write_jsonl_atomic
+from espnet_llm_entropy.train.checkpoint_files import load_checkpoint
 from espnet_llm_entropy.train.probe_set import ProbeSet, probe_cka
 from espnet_llm_entropy.train.rank_zero_decisions import broadcast_from_rank0, is_rank0
 
@@ -138,7 +139,7 @@ class EncoderDriftMonitor:
                 buf = io.BytesIO()
                 torch.save({k: v.detach().cpu().clone() for k, v in source.items()}, buf)
                 write_bytes_atomic(ref_file, buf.getvalue())
-            state = torch.load(ref_file, map_location="cpu", weights_only=True)
+            state = load_checkpoint(ref_file, "the drift reference encoder", map_location="cpu", weights_only=True)
             own = {k: v.detach().clone() for k, v in self.model.speech_encoder.state_dict().items()}
             self.model.speech_encoder.load_state_dict(state, strict=True)
             try:

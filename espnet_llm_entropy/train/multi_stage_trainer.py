@@ -35,6 +35,7 @@ from espnet2.utils.build_dataclass import build_dataclass
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str_or_none
 
+from espnet_llm_entropy.train.checkpoint_files import check_checkpoint_file, load_checkpoint
 from espnet_llm_entropy.train.cka_publisher import CKAMonitorConfig, CKAPublisher
 from espnet_llm_entropy.train.encoder_drift import DriftConfig, EncoderDriftMonitor
 from espnet_llm_entropy.train.hot_swap import HotSwapConfig, HotSwapConsumer
@@ -85,7 +86,8 @@ def resumed_step(output_dir: Path, resume: bool) -> int:
         return 0
     # ESPnet's own checkpoint of this output dir (it pickles the reporter, so not weights-only;
     # ESPnet's Trainer.resume loads it the same way)
-    states = torch.load(ckpt, map_location="cpu", weights_only=False)
+    states = load_checkpoint(ckpt, "the checkpoint to resume from (--resume true)", map_location="cpu",
+                             weights_only=False)
     stats = states["reporter"]["stats"]
     if not stats:
         return 0
@@ -249,6 +251,12 @@ class MultiStageTrainer(Trainer):
         finally:
             cls._hooks = None
         hooks.on_training_end()
+
+    @staticmethod
+    def resume(checkpoint, *args, **kwargs):
+        """ESPnet's resume, after checking that ``checkpoint`` is a complete file (the error names it)."""
+        check_checkpoint_file(checkpoint, "the checkpoint to resume from (--resume true)")
+        return Trainer.resume(checkpoint, *args, **kwargs)
 
     @classmethod
     def train_one_epoch(cls, model, iterator, optimizers, schedulers, scaler, reporter, summary_writer,

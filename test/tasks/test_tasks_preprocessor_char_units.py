@@ -54,7 +54,8 @@ def test_char_inventory_from_file_and_unknown_units(tmp_path, caplog):
 def test_char_options_reach_the_reader():
     inv = _char_inventory()
     pre = LLMASRPreprocessor(
-        train=False, token_list=inv.symbols, phonemizer_conf={"unit": "char", "language": "zh"})
+        train=False, token_list=inv.symbols,
+        phonemizer_conf={"unit": "char", "language": "zh", "on_unknown": "drop"})
     out = pre("u4", {"text": "你好 hello"})
     assert inv.decode(out["text"]) == ["你", "好"]
 
