@@ -232,7 +232,8 @@ class MultiStageTrainer(Trainer):
                            help="Pretraining: publish_dir, check_interval, reference_step, threshold, publish_final")
         group.add_argument("--hot_swap_conf", action=NestedDictAction, default=None,
                            help="Alignment/IA-SFT: publish_dir, mode (fixed|replay|live), initial_version, "
-                           "check_interval, replay_steps, replay_scale, replay_final_fraction, wait_timeout_s")
+                           "check_interval, replay_steps, replay_scale, replay_final_fraction, wait_timeout_s, poll_s, "
+                           "corrupt_grace_s, writer_stale_s")
         group.add_argument("--drift_conf", action=NestedDictAction, default=None,
                            help="Joint SFT: reference_encoder, floor, action (none|lower_lr|stop), lr_factor")
 
