@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-
 
 
 @dataclass
@@ -19,13 +19,49 @@ class Hypothesis:
         text: the decoded transcript.
         tokens: the LLM tokens as strings.
         token_ids: the LLM token ids.
-        score: log-probability (nats) of the tokens and EOS.
+        score: log-probability (nats) of the tokens and EOS (0 when the LLM
+            was not run).
+        ctc_phones: greedy CTC phone count of the encoder's phone head (the
+            speech evidence), None without a trained head.
+        skipped: why the LLM was not run, or None: ``"too_short"`` (fewer
+            samples than the encoder needs) or ``"no_speech_evidence"`` (the
+            CTC-evidence gate).
     """
 
     text: str
     tokens: List[str]
     token_ids: List[int]
     score: float
+    ctc_phones: Optional[int] = None
+    skipped: Optional[str] = None
+
+
+EMPTY_REASONS = ("too_short", "no_speech_evidence")
+
+
+@dataclass
+class PreparedBatch:
+    """Waveforms ready for the encoder: mono, the model's rate, long enough.
+
+    Attributes:
+        keys: the B utterance ids.
+        rows: indices (into the B inputs) of the waveforms kept.
+        waves: their (S_i,) float32 tensors.
+        lengths: (len(rows),) sample counts.
+        too_short: indices of inputs shorter than the encoder needs.
+    """
+
+    keys: List[str]
+    rows: List[int] = field(default_factory=list)
+    waves: List[torch.Tensor] = field(default_factory=list)
+    lengths: Optional[torch.Tensor] = None
+    too_short: List[int] = field(default_factory=list)
+
+
+def empty_hypothesis(reason: str, ctc_phones: Optional[int] = None) -> Hypothesis:
+    """The result of an utterance the LLM was not run for."""
+    return Hypothesis(text="", tokens=[], token_ids=[], score=0.0, ctc_phones=ctc_phones,
+                      skipped=reason)
 
 
 def sample_rate_of(train_args) -> int:
@@ -79,34 +115,173 @@ class LLMSpeech2Text:
         self.beam_size = beam_size
         self.guard = DecodingGuardConfig.from_dict(decoding_guard_conf)
         self.sample_rate = sample_rate_of(args)
+        self._min_samples_cache: Optional[int] = None
+
+    def _min_samples(self) -> int:
+        """Fewest waveform samples for which the encoder yields a frame (found once)."""
+        if self._min_samples_cache is None:
+            low, high = 1, 4 * self.sample_rate  # the encoder needs far less than 4 s
+
+            from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
+
+            def frames(n: int) -> int:
+                speech = torch.zeros(1, n, device=self.device)
+                try:
+                    _, lengths = self.model.speech_encoder(
+                        speech, torch.tensor([n], device=self.device), augment=False
+                    )
+                except TooShortUttError:
+                    return 0
+                return int(lengths[0])
+
+            if frames(high) < 1:
+                raise ValueError(f"the encoder yields no frame even for {high} samples")
+            while low < high:  # smallest n with frames(n) >= 1
+                mid = (low + high) // 2
+                if frames(mid) >= 1:
+                    high = mid
+                else:
+                    low = mid + 1
+            self._min_samples_cache = low
+        return self._min_samples_cache
+
+    def _prepare(self, wave, rate: Optional[int], key: str) -> np.ndarray:
+        from espnet_llm_entropy.decoding.input_audio import prepare_waveform
+
+        if isinstance(wave, torch.Tensor):
+            wave = wave.detach().cpu().numpy()
+        return prepare_waveform(np.asarray(wave), rate or self.sample_rate, self.sample_rate, key)
+
+    def _prepared_batch(self, waves, sample_rates, keys) -> "PreparedBatch":
+        keys = list(keys) if keys is not None else [f"utt{i}" for i in range(len(waves))]
+        rates = list(sample_rates) if sample_rates is not None else [None] * len(waves)
+        if not len(keys) == len(rates) == len(waves):
+            raise ValueError(
+                f"batch: {len(waves)} waveforms, {len(keys)} keys and {len(rates)} sample rates"
+            )
+        batch = PreparedBatch(keys=keys)
+        for i, (wave, rate, key) in enumerate(zip(waves, rates, keys)):
+            wave = self._prepare(wave, rate, key)
+            if wave.size < self._min_samples():
+                logging.warning(
+                    "%s: %d samples (%.3f s) is shorter than the encoder needs (%d samples); "
+                    "empty hypothesis", key, wave.size, wave.size / self.sample_rate,
+                    self._min_samples(),
+                )
+                batch.too_short.append(i)
+            else:
+                batch.rows.append(i)
+                batch.waves.append(torch.from_numpy(wave))
+        batch.lengths = torch.tensor([w.numel() for w in batch.waves], dtype=torch.long)
+        return batch
+
+    def _encode(self, batch: "PreparedBatch"):
+        speech = torch.nn.utils.rnn.pad_sequence(batch.waves, batch_first=True).to(self.device)
+        return self.model.encode(speech, batch.lengths.to(self.device))
 
     @torch.no_grad()
-    def batch(self, waves: Sequence[Union[np.ndarray, torch.Tensor]]) -> List[Hypothesis]:
-        """Transcribe several waveforms (each (S,), float, 16 kHz) in one batch."""
-        waves = [torch.as_tensor(np.asarray(w), dtype=torch.float32) for w in waves]
-        lengths = torch.tensor([w.numel() for w in waves], dtype=torch.long)
-        speech = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(self.device)
+    def ctc_phone_counts(
+        self,
+        waves: Sequence[Union[np.ndarray, torch.Tensor]],
+        sample_rates: Optional[Sequence[int]] = None,
+        keys: Optional[Sequence[str]] = None,
+    ) -> List[int]:
+        """The speech evidence of each waveform: its greedy CTC phone count.
+
+        Runs the encoder and the phone-CTC head only (no LLM); waveforms too
+        short for the encoder count 0. Raises ValueError when the model has
+        no trained CTC head.
+        """
+        prepared = self._prepared_batch(waves, sample_rates, keys)
+        counts = [0] * len(waves)
+        if prepared.rows:
+            found = self.model.ctc_phone_counts(*self._encode(prepared))
+            if found is None:
+                raise ValueError(
+                    "this model has no trained phone-CTC head (train it with "
+                    "model_conf.keep_ctc_head: true and --ctc_head_init, or ctc_weight > 0)"
+                )
+            for i, n in zip(prepared.rows, found.tolist()):
+                counts[i] = int(n)
+        return counts
+
+    @torch.no_grad()
+    def batch(
+        self,
+        waves: Sequence[Union[np.ndarray, torch.Tensor]],
+        sample_rates: Optional[Sequence[int]] = None,
+        keys: Optional[Sequence[str]] = None,
+    ) -> List[Hypothesis]:
+        """Transcribe several waveforms in one batch.
+
+        Args:
+            waves: B waveforms, each (S,) or multi-channel (S, C), float.
+            sample_rates: their rates in Hz (None: the model's rate); other
+                rates are resampled, multi-channel audio is down-mixed, each
+                with a warning.
+            keys: utterance ids for warnings (default ``utt<i>``).
+
+        Returns:
+            B hypotheses, in order. Waveforms too short for the encoder and
+            utterances without CTC speech evidence (the gate, see
+            :mod:`espnet_llm_entropy.decoding.evidence_gate`) get an empty
+            hypothesis without running the LLM.
+        """
         from espnet_llm_entropy.decoding import build_logits_processors, build_stopping_criteria
+        from espnet_llm_entropy.decoding.evidence_gate import gate_keep_mask
 
-        budgets = self.guard.max_new_tokens_for_durations(lengths.double() / self.sample_rate)
-        ids, scores = self.model.generate(
-            speech, lengths.to(self.device), max_new_tokens=int(budgets.max()),
-            num_beams=self.beam_size,
-            stopping_criteria=build_stopping_criteria(self.guard, 0, budgets),
-            logits_processor=build_logits_processors(self.guard),
-        )
-        ids = [self.guard.postprocess(i) for i in ids]
+        results: List[Optional[Hypothesis]] = [None] * len(waves)
+        prepared = self._prepared_batch(waves, sample_rates, keys)
+        keys = prepared.keys
+        for i in prepared.too_short:
+            results[i] = empty_hypothesis("too_short")
+        if prepared.rows:
+            rows, lengths = prepared.rows, prepared.lengths
+            enc, enc_lengths = self._encode(prepared)
+            budgets = self.guard.max_new_tokens_for_durations(lengths.double() / self.sample_rate)
+            counts = self.model.ctc_phone_counts(enc, enc_lengths)
+            keep = torch.ones(len(rows), dtype=torch.bool)
+            if counts is not None:
+                if self.guard.ctc_gate:
+                    keep = gate_keep_mask(counts, self.guard.min_ctc_phones)
+                evidence = self.guard.evidence_budgets(counts)
+                if evidence is not None:
+                    budgets = torch.minimum(budgets, evidence)
+            for j in torch.nonzero(~keep).flatten().tolist():
+                results[rows[j]] = empty_hypothesis("no_speech_evidence", int(counts[j]))
+            kept = torch.nonzero(keep).flatten()
+            if kept.numel():
+                index = kept.to(self.device)
+                kept_budgets = budgets[kept]
+                ids, scores = self.model.generate_from_encoder(
+                    enc.index_select(0, index), enc_lengths.index_select(0, index),
+                    max_new_tokens=int(kept_budgets.max()), num_beams=self.beam_size,
+                    stopping_criteria=build_stopping_criteria(self.guard, 0, kept_budgets),
+                    logits_processor=build_logits_processors(self.guard),
+                )
+                for j, row_ids, score in zip(kept.tolist(), ids, scores):
+                    results[rows[j]] = self._hypothesis(
+                        self.guard.postprocess(row_ids), score,
+                        None if counts is None else int(counts[j]), keys[rows[j]],
+                    )
+        return results
+
+    def _hypothesis(
+        self, ids: List[int], score: float, ctc_phones: Optional[int], key: str
+    ) -> Hypothesis:
+        from espnet_llm_entropy.text.token_text import text_from_token_ids
+
         tok = self.model.tokenizer
-        return [
-            Hypothesis(
-                text=tok.decode(i, skip_special_tokens=True).strip(),
-                tokens=tok.convert_ids_to_tokens(i),
-                token_ids=i,
-                score=s,
-            )
-            for i, s in zip(ids, scores)
-        ]
+        return Hypothesis(
+            text=text_from_token_ids(tok, ids, key).strip(),
+            tokens=tok.convert_ids_to_tokens(ids),
+            token_ids=ids,
+            score=score,
+            ctc_phones=ctc_phones,
+        )
 
-    def __call__(self, wave: Union[np.ndarray, torch.Tensor]) -> List[Hypothesis]:
-        """Transcribe one waveform (S,); returns a one-element n-best list."""
-        return self.batch([wave])
+    def __call__(
+        self, wave: Union[np.ndarray, torch.Tensor], sample_rate: Optional[int] = None
+    ) -> List[Hypothesis]:
+        """Transcribe one waveform (S,) or (S, C); returns a one-element n-best list."""
+        return self.batch([wave], None if sample_rate is None else [sample_rate])

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -13,22 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 def tiny_sft_config(tmp_path_factory) -> Path:
     """The demo's SFT config (conformer with legacy relative positions, fbank, utterance
     MVN) at a smaller width, pointing at a tiny local LLM: no training, no checkpoint."""
-    import espnet_llm_entropy
-    from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
-    from espnet_llm_entropy.testing.tiny_components import make_tiny_llm_dir
+    from espnet_llm_entropy.testing.tiny_components import make_tiny_llm_dir, write_narrow_llm_asr_config
 
-    espnet_llm_entropy.register()
     root = tmp_path_factory.mktemp("s2t_batching")
-    llm_dir = make_tiny_llm_dir(root / "llm")
-    args = LLMASRTask.get_parser().parse_args(
-        ["--config", str(REPO / "conf" / "tiny" / "sft_llm_asr.yaml"), "--llm_conf", f"path={llm_dir}"]
-    )
-    conf = vars(args)
-    conf["token_list"] = ["<blank>", "<unk>", "a1", "b", "c"]
-    conf["encoder_conf"] = dict(conf["encoder_conf"], output_size=32, attention_heads=2, linear_units=64)
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(conf, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_narrow_llm_asr_config(REPO / "conf" / "tiny" / "sft_llm_asr.yaml",
+                                       make_tiny_llm_dir(root / "llm"), root / "config.yaml",
+                                       ["<blank>", "<unk>", "a1", "b", "c"])
 
 
 def test_greedy_hypotheses_are_the_same_with_batch_1_and_batch_8(tiny_sft_config):

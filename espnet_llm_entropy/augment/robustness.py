@@ -41,6 +41,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 
 from espnet_llm_entropy.augment.noise_bank import NoiseBank
+from espnet_llm_entropy.config_options import dataclass_from_mapping
 
 OPTION_PREFIX = "robustness_aug_conf"
 
@@ -112,16 +113,9 @@ class RobustnessAugConfig:
     def from_dict(cls, conf: Optional[Mapping[str, Any]]) -> "RobustnessAugConfig":
         """Build from a YAML mapping; unknown keys are an error naming them."""
         conf = dict(conf or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(conf) - known)
-        if unknown:
-            raise ValueError(
-                f"{OPTION_PREFIX}: unknown option(s) {unknown}; "
-                f"expected some of {sorted(known)}"
-            )
         if "pad_beta" in conf and isinstance(conf["pad_beta"], list):
             conf["pad_beta"] = tuple(conf["pad_beta"])
-        return cls(**conf)
+        return dataclass_from_mapping(cls, conf, OPTION_PREFIX)
 
 
 @dataclass(frozen=True)

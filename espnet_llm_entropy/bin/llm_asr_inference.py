@@ -4,7 +4,8 @@ Takes the arguments ``asr.sh`` passes to ``espnet2.bin.asr_inference``
 (``--data_path_and_name_and_type``, ``--key_file``, ``--asr_train_config``,
 ``--asr_model_file``, ``--output_dir``, ``--batch_size``, ``--ngpu``,
 ``--config decode.yaml`` ...) and writes the same layout:
-``<output_dir>/1best_recog/{text,token,token_int,score}``, so that stage 13
+``<output_dir>/1best_recog/{text,token,token_int,score}`` (and ``ctc_phones``,
+the CTC-evidence gate's phone count, for models with a phone-CTC head), so that stage 13
 scoring works unchanged. Options that only make sense for ESPnet's
 attention decoders (external LMs, CTC weight) are accepted and must be left
 at their defaults.
@@ -164,13 +165,6 @@ def empty_hypothesis():
     return Hypothesis(text="", tokens=[], token_ids=[], score=0.0)
 
 
-def _keys_option(s2t, keys: Sequence[str]) -> Dict[str, List[str]]:
-    """``keys=`` for a recognizer whose ``batch`` names utterances in its warnings."""
-    import inspect
-
-    return {"keys": list(keys)} if "keys" in inspect.signature(s2t.batch).parameters else {}
-
-
 def decode_one(s2t, uid: str, wave: np.ndarray):
     """One utterance; too-short audio gives an empty result (ESPnet's asr_inference policy)."""
     from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
@@ -180,7 +174,7 @@ def decode_one(s2t, uid: str, wave: np.ndarray):
         logger.warning("utterance %s: empty audio (0 samples); writing an empty hypothesis", uid)
         return empty_hypothesis()
     try:
-        return s2t.batch([wave], **_keys_option(s2t, [uid]))[0]
+        return s2t.batch([wave], keys=[uid])[0]
     except TooShortUttError as exc:
         logger.warning(
             "utterance %s: %.3f s of audio is too short for the encoder (%s); writing an "
@@ -195,7 +189,7 @@ def decode_batch(s2t, keys: Sequence[str], waves: Sequence[np.ndarray]) -> list:
     """Hypotheses of a batch; if the batch fails, each utterance alone (so the error names it)."""
     if len(keys) > 1 and all(w.size for w in waves):
         try:
-            return s2t.batch(list(waves), **_keys_option(s2t, keys))
+            return s2t.batch(list(waves), keys=list(keys))
         except Exception as exc:  # find the utterance (too short or broken) one by one
             logger.debug("batch %s failed (%s); decoding its utterances one by one", list(keys), exc)
     return [decode_one(s2t, uid, wave) for uid, wave in zip(keys, waves)]
@@ -253,6 +247,8 @@ def inference(args: argparse.Namespace) -> None:
                     best["token_int"][uid] = " ".join(map(str, hyp.token_ids))
                     best["score"][uid] = str(hyp.score)
                     best["text"][uid] = hyp.text
+                    if getattr(hyp, "ctc_phones", None) is not None:  # the gate's speech evidence
+                        best["ctc_phones"][uid] = str(hyp.ctc_phones)
         os.replace(work / "1best_recog", final)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -9,11 +9,11 @@ from typing import Dict, List, Optional, Tuple
 from espnet_llm_entropy.corpus.sentence_templates import LANGUAGES
 
 SPEECH_SPLITS = ("train", "dev", "test")
-SPLIT_ORDER = SPEECH_SPLITS + ("nonspeech", "an4")
+SPLIT_ORDER = SPEECH_SPLITS + ("nonspeech", "nonspeech_dev", "an4")
 AN4_ARCHIVE_NAME = "downloads.tar.gz"
 # bump when a code change alters the generated corpus (templates, levels ...),
 # so that an existing corpus built by older code is not reused
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: tones, clicks, babble, 30 s silence; nonspeech_dev
 
 
 def default_num_jobs() -> int:
@@ -102,7 +102,7 @@ class SplitSummary:
     """One written data directory.
 
     Attributes:
-        name: "train", "dev", "test", "nonspeech" or "an4".
+        name: "train", "dev", "test", "nonspeech", "nonspeech_dev" or "an4".
         data_dir: absolute path of the Kaldi data directory.
         num_utts: number of utterances.
         total_duration_s: summed duration.

@@ -4,7 +4,8 @@ Layout of ``out_dir``::
 
     train/ dev/ test/     Kaldi data dirs of synthetic speech (wav.scp, text,
                           utt2spk, spk2utt, utt2lang, utt2dur)
-    nonspeech/            silence and noise, empty transcripts
+    nonspeech/            silence, noise, tones, clicks, babble; empty transcripts
+    nonspeech_dev/        the same kinds, drawn apart, for dev-side thresholds
     an4/                  real AN4 speech (only with an4_dir)
     noise.scp             noise list for training-time augmentation
     wav/<set>/*.wav       16 kHz mono PCM16 audio (absolute paths in wav.scp)
@@ -57,17 +58,18 @@ from espnet_llm_entropy.corpus.kaldi_data_dir import (
 from espnet_llm_entropy.corpus.nonspeech_set import (
     NonSpeechItem,
     noise_list_items,
+    nonspeech_dev_items,
     nonspeech_test_items,
 )
 from espnet_llm_entropy.corpus.speaker_profiles import VOICE_VARIANTS
 from espnet_llm_entropy.corpus.speech_planning import PlannedUtterance, plan_speech_splits
-from espnet_llm_entropy.corpus.wav_io import SAMPLE_RATE, write_pcm16_wav
+from espnet_llm_entropy.corpus.wav_io import SAMPLE_RATE, parse_pcm16_wav_bytes, write_pcm16_wav
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "corpus_manifest.json"
 MARKER_NAME = ".mini_corpus"
-OWNED_ENTRIES = ("train", "dev", "test", "nonspeech", "an4", "wav", "noise.scp")
+OWNED_ENTRIES = ("train", "dev", "test", "nonspeech", "nonspeech_dev", "an4", "wav", "noise.scp")
 
 
 def _summarize(name: str, data_dir: Path, entries: Sequence[DataDirEntry],
@@ -112,6 +114,16 @@ def _write_audio_items(out_dir: Path, name: str, items: Sequence[Tuple[str, str,
         durations[utt_id] = audio.size / SAMPLE_RATE
         languages[utt_id] = lang
     return _write_set(out_dir, name, entries, tmp_wav, durations, languages)
+
+
+def _babble_sources(wav_scp: Path, count: int = 8) -> List[np.ndarray]:
+    """The first ``count`` recordings of a written speech set (for reversed babble)."""
+    waves = []
+    for line in wav_scp.read_text().splitlines()[:count]:
+        path = Path(line.split(maxsplit=1)[1])
+        samples, _ = parse_pcm16_wav_bytes(path.read_bytes(), str(path))
+        waves.append(samples)
+    return waves
 
 
 def _write_noise_list(out_dir: Path, items: Sequence[NonSpeechItem]) -> int:
@@ -266,9 +278,13 @@ def build_mini_corpus(
         languages = {p.utt_id: p.language for p in planned[split]}
         splits[split] = _write_set(out_dir, split, entries, tmp_wavs[split], durations, languages)
 
+    babble = {split: _babble_sources(out_dir / split / "wav.scp") for split in ("dev", "test")}
     nonspeech = [(it.item_id, it.speaker, it.audio, "", "none")
-                 for it in nonspeech_test_items(config.seed, an4_noises)]
+                 for it in nonspeech_test_items(config.seed, an4_noises, babble["test"])]
     splits["nonspeech"] = _write_audio_items(out_dir, "nonspeech", nonspeech)
+    nonspeech_dev = [(it.item_id, it.speaker, it.audio, "", "none")
+                     for it in nonspeech_dev_items(config.seed, babble["dev"])]
+    splits["nonspeech_dev"] = _write_audio_items(out_dir, "nonspeech_dev", nonspeech_dev)
     if an4_utts:
         real = [(u.utt_id, u.speaker, u.audio, u.text, "en") for u in an4_utts]
         splits["an4"] = _write_audio_items(out_dir, "an4", real)

@@ -1,4 +1,4 @@
-"""Non-speech signals: digital silence and coloured noise at a set RMS level.
+"""Non-speech signals: digital silence, coloured noise, tones, clicks and babble.
 
 Used for the non-speech test set (does a model output text for silence or
 noise?) and for the noise list of training-time augmentation.
@@ -56,3 +56,89 @@ def coloured_noise(
     shaped = shaped - shaped.mean()
     shaped *= 10 ** (level_dbfs / 20.0) / np.sqrt(np.mean(shaped**2))
     return shaped.astype(np.float32)
+
+
+def _scale_to_rms(signal: np.ndarray, level_dbfs: float) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64))))
+    if rms == 0.0:
+        return signal.astype(np.float32)
+    return (signal * (10 ** (level_dbfs / 20.0) / rms)).astype(np.float32)
+
+
+def tone_sequence(
+    rng: np.random.Generator, duration_s: float, level_dbfs: float, note_s: float = 0.4
+) -> np.ndarray:
+    """A music-like signal: notes of a harmonic tone (fundamental + 3 overtones).
+
+    Each note lasts ``note_s`` with a 10 ms attack and an exponential decay;
+    fundamentals are drawn from a pentatonic scale over 110-880 Hz.
+
+    Returns:
+        (round(duration_s * 16000),) float32 at RMS ``level_dbfs``.
+    """
+    n = int(round(duration_s * SAMPLE_RATE))
+    if n <= 0:
+        raise ValueError(f"duration_s must be > 0, got {duration_s}")
+    note_len = max(int(note_s * SAMPLE_RATE), 1)
+    t = np.arange(note_len) / SAMPLE_RATE
+    envelope = np.minimum(t / 0.01, 1.0) * np.exp(-3.0 * t / note_s)
+    semitones = np.array([0, 2, 4, 7, 9])
+    out = np.zeros(n)
+    for start in range(0, n, note_len):
+        octave = int(rng.integers(0, 3))
+        f0 = 110.0 * 2 ** (octave + semitones[int(rng.integers(len(semitones)))] / 12.0)
+        note = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 5)) * envelope
+        stop = min(start + note_len, n)
+        out[start:stop] = note[: stop - start]
+    return _scale_to_rms(out, level_dbfs)
+
+
+def click_train(
+    rng: np.random.Generator, duration_s: float, peak: float = 0.5, rate_hz: float = 4.0
+) -> np.ndarray:
+    """Clicks: short decaying noise bursts (2 ms) at about ``rate_hz`` per second, jittered.
+
+    Returns:
+        (round(duration_s * 16000),) float32 with peaks near ``peak``.
+    """
+    n = int(round(duration_s * SAMPLE_RATE))
+    if n <= 0:
+        raise ValueError(f"duration_s must be > 0, got {duration_s}")
+    out = np.zeros(n)
+    burst_len = int(0.002 * SAMPLE_RATE)
+    decay = np.exp(-np.arange(burst_len) / (burst_len / 4))
+    period = SAMPLE_RATE / rate_hz
+    position = rng.uniform(0, period)
+    while position < n - burst_len:
+        start = int(position)
+        burst = rng.standard_normal(burst_len) * decay
+        out[start:start + burst_len] += burst / np.abs(burst).max() * peak
+        position += period * rng.uniform(0.5, 1.5)
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def reversed_babble(
+    rng: np.random.Generator, utterances: list, duration_s: float, level_dbfs: float
+) -> np.ndarray:
+    """Babble without words: a mix of time-reversed speech recordings.
+
+    Args:
+        rng: random generator (start offsets).
+        utterances: (T_i,) speech waveforms at 16 kHz (at least one, non-silent).
+        duration_s: length of the result.
+        level_dbfs: RMS level of the mix.
+
+    Returns:
+        (round(duration_s * 16000),) float32: each recording reversed, looped
+        to the length from a random offset, summed, scaled to the level.
+    """
+    n = int(round(duration_s * SAMPLE_RATE))
+    if n <= 0 or not utterances:
+        raise ValueError(f"reversed_babble needs duration_s > 0 and utterances, got {duration_s}, "
+                         f"{len(utterances)} utterances")
+    mix = np.zeros(n)
+    for wave in utterances:
+        wave = np.asarray(wave, dtype=np.float64)[::-1]
+        start = int(rng.integers(wave.size))
+        mix += wave[(start + np.arange(n)) % wave.size]
+    return _scale_to_rms(mix, level_dbfs)

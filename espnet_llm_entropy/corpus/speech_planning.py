@@ -26,7 +26,8 @@ from espnet_llm_entropy.corpus.sentence_templates import generate_sentences, spl
 from espnet_llm_entropy.corpus.speaker_profiles import SpeakerProfile, draw_prosody, make_speakers
 
 # independent random streams per purpose: default_rng([seed, code])
-STREAM_CODES = {"speakers": 0, "test": 1, "dev": 2, "train": 3, "nonspeech": 4, "noise": 5}
+STREAM_CODES = {"speakers": 0, "test": 1, "dev": 2, "train": 3, "nonspeech": 4, "noise": 5,
+                "nonspeech_dev": 6, "nonspeech_other": 7}
 GAP_RANGE_S = (0.08, 0.18)
 PAD_RANGE_S = (0.05, 0.30)
 PEAK_RANGE_DBFS = (-9.0, -2.0)

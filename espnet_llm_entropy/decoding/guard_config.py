@@ -13,6 +13,9 @@ YAML (e.g. the inference config's ``decoding_guard_conf``)::
       trim_loop: true            # cut the looping tail from the final text
       no_repeat_ngram_size: 0    # 0 = off (transformers NoRepeatNGramLogitsProcessor)
       repetition_penalty: 1.0    # 1.0 = off (transformers RepetitionPenaltyLogitsProcessor)
+      ctc_gate: true             # CTC-evidence gate (decoding/evidence_gate.py); needs a
+      min_ctc_phones: 1          #   trained phone-CTC head in the model, else it is off
+      ctc_tokens_per_phone: 1.0  # token budget also <= slack * this * CTC phones (null: off)
 
 Typical use with a Hugging Face model::
 
@@ -31,8 +34,6 @@ An empty transcript (the model emits EOS first) is a valid result.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any, Hashable, List, Mapping, Optional, Sequence, Union
 
@@ -44,6 +45,11 @@ from transformers import (
     StoppingCriteriaList,
 )
 
+from espnet_llm_entropy.config_options import (
+    check_int_at_least,
+    check_positive_number,
+    dataclass_from_mapping,
+)
 from espnet_llm_entropy.decoding.length_guard import (
     max_new_tokens_for_duration,
     max_new_tokens_for_durations,
@@ -79,6 +85,14 @@ class DecodingGuardConfig:
         repetition_penalty: CTRL-style penalty on tokens already present
             (1.0 = off; > 1 discourages repetition). It also sees prompt
             tokens that are in ``input_ids`` (not ``inputs_embeds``).
+        ctc_gate: skip the LLM (empty hypothesis) for utterances whose greedy
+            CTC phone count is below ``min_ctc_phones``. Engages only when the
+            model has a trained phone-CTC head (``keep_ctc_head`` or
+            ``ctc_weight > 0``); calibrate the threshold on dev data.
+        min_ctc_phones: least CTC phones for an utterance to be decoded.
+        ctc_tokens_per_phone: with a trained CTC head, the token budget is
+            also at most ``max(min_tokens, ceil(length_slack *
+            ctc_tokens_per_phone * phones))`` (None: duration budget only).
     """
 
     tokens_per_second: float = 6.0
@@ -92,6 +106,9 @@ class DecodingGuardConfig:
     trim_loop: bool = True
     no_repeat_ngram_size: int = 0
     repetition_penalty: float = 1.0
+    ctc_gate: bool = True
+    min_ctc_phones: int = 1
+    ctc_tokens_per_phone: Optional[float] = 1.0
 
     def __post_init__(self):
         self.validate()
@@ -105,40 +122,23 @@ class DecodingGuardConfig:
             check_loop_options(self.loop_max_ngram, self.loop_min_repeats, self.loop_min_span)
         except ValueError as exc:
             raise ValueError(f"{OPTION_PREFIX}: {exc}") from None
-        for name in ("stop_on_loop", "trim_loop"):
+        for name in ("stop_on_loop", "trim_loop", "ctc_gate"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"{OPTION_PREFIX}.{name}: expected true/false, got {getattr(self, name)!r}"
                 )
-        size = self.no_repeat_ngram_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise ValueError(
-                f"{OPTION_PREFIX}.no_repeat_ngram_size: expected an integer >= 0 "
-                f"(0 = off), got {size!r}"
-            )
-        penalty = self.repetition_penalty
-        if (
-            isinstance(penalty, bool)
-            or not isinstance(penalty, (int, float))
-            or not math.isfinite(penalty)
-            or penalty <= 0
-        ):
-            raise ValueError(
-                f"{OPTION_PREFIX}.repetition_penalty: expected a number > 0 "
-                f"(1.0 = off), got {penalty!r}"
-            )
+        check_int_at_least(f"{OPTION_PREFIX}.no_repeat_ngram_size", self.no_repeat_ngram_size, 0,
+                           "(0 = off)")
+        check_int_at_least(f"{OPTION_PREFIX}.min_ctc_phones", self.min_ctc_phones, 0)
+        check_positive_number(f"{OPTION_PREFIX}.ctc_tokens_per_phone", self.ctc_tokens_per_phone,
+                              allow_none=True)
+        check_positive_number(f"{OPTION_PREFIX}.repetition_penalty", self.repetition_penalty,
+                              "(1.0 = off)")
 
     @classmethod
     def from_dict(cls, conf: Optional[Mapping[str, Any]]) -> "DecodingGuardConfig":
         """Build from a YAML mapping; unknown keys are an error naming them."""
-        conf = dict(conf or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(conf) - known)
-        if unknown:
-            raise ValueError(
-                f"{OPTION_PREFIX}: unknown option(s) {unknown}; expected some of {sorted(known)}"
-            )
-        return cls(**conf)
+        return dataclass_from_mapping(cls, conf, OPTION_PREFIX)
 
     def max_new_tokens(self, duration_s: float) -> int:
         """Token budget of one utterance of ``duration_s`` seconds."""
@@ -152,6 +152,16 @@ class DecodingGuardConfig:
         """Token budgets of a batch, (B,) int64."""
         return max_new_tokens_for_durations(
             durations_s, self.tokens_per_second, self.min_tokens, self.length_slack, self.max_tokens
+        )
+
+    def evidence_budgets(self, phone_counts: torch.Tensor) -> Optional[torch.Tensor]:
+        """(B,) token budgets from CTC phone counts, or None when that bound is off."""
+        if self.ctc_tokens_per_phone is None:
+            return None
+        from espnet_llm_entropy.decoding.evidence_gate import evidence_token_budgets
+
+        return evidence_token_budgets(
+            phone_counts, self.ctc_tokens_per_phone, self.length_slack, self.min_tokens
         )
 
     def postprocess(self, token_ids: Sequence[Hashable]) -> List[Hashable]:

@@ -5,6 +5,14 @@ Training input per utterance: ``[prompt_before][speech tokens][prompt_after]
 EOS only. An optional auxiliary phone CTC on the encoder keeps the encoder's
 phonetic targets during joint training. The LM head is applied to the
 predicted positions only, never to the whole (B, L, V) grid.
+
+The phone-CTC head can also be kept without training it (``keep_ctc_head``
+with ``ctc_weight: 0``): it is then loaded, with the encoder, from the
+phoneme-CTC pretraining checkpoint and frozen, and decoding uses its
+posteriors as speech evidence (:mod:`espnet_llm_entropy.decoding.evidence_gate`).
+The persistent flag ``ctc_head_trained`` records whether the head's weights
+are trained ones (loaded from pretraining or trained here), so that a
+randomly initialised head is never used as evidence.
 """
 
 from __future__ import annotations
@@ -16,7 +24,11 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 
 from espnet_llm_entropy.models.adaptor import AbsAdaptor
-from espnet_llm_entropy.models.ctc_head import MLPCTCHead, ctc_loss_from_logits
+from espnet_llm_entropy.models.ctc_head import (
+    MLPCTCHead,
+    ctc_loss_from_logits,
+    greedy_ctc_decode,
+)
 from espnet_llm_entropy.models.hf_causal_lm import (
     HFCausalLM,
     load_state_dict_without_base,
@@ -44,7 +56,11 @@ class LLMASRModel(AbsESPnetModel):
         language: optional language tag for ``prompt_after``.
         ctc_weight: weight of the auxiliary phone CTC (0 disables it and no
             CTC head is built).
-        ctc_head_hidden_size, ctc_head_layers: shape of the auxiliary head.
+        ctc_head_hidden_size, ctc_head_layers: shape of the auxiliary head
+            (must match the pretraining model's ``head_hidden_size`` /
+            ``head_layers`` for the head to be loaded from it).
+        keep_ctc_head: build the phone-CTC head even when ``ctc_weight`` is 0;
+            it is then frozen and serves the CTC-evidence gate in decoding.
     """
 
     def __init__(
@@ -61,6 +77,7 @@ class LLMASRModel(AbsESPnetModel):
         ctc_weight: float = 0.0,
         ctc_head_hidden_size: int = 256,
         ctc_head_layers: int = 3,
+        keep_ctc_head: bool = False,
     ):
         super().__init__()
         if adaptor.output_size() != llm.hidden_size:
@@ -78,11 +95,16 @@ class LLMASRModel(AbsESPnetModel):
         self.llm = llm
         self.tokenizer = tokenizer
         self.ctc_weight = ctc_weight
-        self.ctc_head = (
-            MLPCTCHead(speech_encoder.output_size(), vocab_size, ctc_head_hidden_size, ctc_head_layers)
-            if ctc_weight > 0
-            else None
-        )
+        self.ctc_head = None
+        if ctc_weight > 0 or keep_ctc_head:
+            self.ctc_head = MLPCTCHead(
+                speech_encoder.output_size(), vocab_size, ctc_head_hidden_size, ctc_head_layers
+            )
+            if ctc_weight == 0:  # evidence only: never trained here
+                self.ctc_head.requires_grad_(False)
+            # only models with a head carry the flag, so that ESPnet's --init_param from a
+            # checkpoint without a head keeps a head loaded by --ctc_head_init
+            self.register_buffer("ctc_head_trained", torch.tensor(False))
         if language:
             prompt_after = prompt_after.replace("{lang}", language)
         self.register_buffer("prompt_before_ids", self._tokenize(prompt_before), persistent=False)
@@ -100,6 +122,17 @@ class LLMASRModel(AbsESPnetModel):
         enc, enc_lengths = self.speech_encoder(speech, speech_lengths)
         check_min_length(speech_lengths, enc_lengths)
         return enc, enc_lengths
+
+    def ctc_phone_counts(self, enc: torch.Tensor, enc_lengths: torch.Tensor) -> Optional[torch.Tensor]:
+        """Greedy CTC phone count per utterance, (B,) long; None without a trained head.
+
+        Args:
+            enc: (B, T, D) encoder output; enc_lengths: (B,) valid frames.
+        """
+        if self.ctc_head is None or not bool(self.ctc_head_trained):
+            return None
+        hyps = greedy_ctc_decode(self.ctc_head(enc), enc_lengths)
+        return torch.tensor([len(h) for h in hyps], dtype=torch.long)
 
     def speech_embeddings(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor
@@ -165,15 +198,15 @@ class LLMASRModel(AbsESPnetModel):
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
         """speech (B, S); text: phone ids (B, L); llm_tokens: LLM ids (B, U); pads -1."""
         bsz = speech.size(0)
-        if bool((llm_tokens_lengths < 1).any()):
-            raise ValueError("empty transcript in a training batch (llm_tokens_lengths == 0)")
         llm_tokens = llm_tokens[:, : llm_tokens_lengths.max()]
         emb, emb_lengths, enc, enc_lengths = self.speech_embeddings(speech, speech_lengths)
         nll, correct, _ = self.transcript_nll(emb, emb_lengths, llm_tokens, llm_tokens_lengths)
         loss_llm = nll.sum() / bsz
         stats = {"loss_llm": loss_llm.detach(), "acc": correct.float().mean().detach()}
         loss = loss_llm
-        if self.ctc_head is not None:
+        if self.ctc_head is not None and self.ctc_weight > 0:
+            if self.training:
+                self.ctc_head_trained.fill_(True)
             text = text[:, : text_lengths.max()]
             loss_ctc = ctc_loss_from_logits(self.ctc_head(enc), enc_lengths, text, text_lengths)
             loss = (1 - self.ctc_weight) * loss_llm + self.ctc_weight * loss_ctc
@@ -196,10 +229,25 @@ class LLMASRModel(AbsESPnetModel):
         num_beams: int = 1,
         **generate_kwargs,
     ) -> Tuple[List[List[int]], List[float]]:
+        """Encode, then :meth:`generate_from_encoder` (speech (B, S), lengths (B,))."""
+        enc, enc_lengths = self.encode(speech, speech_lengths)
+        return self.generate_from_encoder(
+            enc, enc_lengths, max_new_tokens=max_new_tokens, num_beams=num_beams, **generate_kwargs
+        )
+
+    @torch.no_grad()
+    def generate_from_encoder(
+        self,
+        enc: torch.Tensor,
+        enc_lengths: torch.Tensor,
+        max_new_tokens: int = 64,
+        num_beams: int = 1,
+        **generate_kwargs,
+    ) -> Tuple[List[List[int]], List[float]]:
         """Batched left-padded generation with the KV cache (greedy or beam).
 
         Args:
-            speech: (B, S), speech_lengths: (B,).
+            enc: (B, T, D) encoder output, enc_lengths: (B,).
             max_new_tokens: upper bound on generated tokens.
             num_beams: 1 = greedy.
             generate_kwargs: passed to ``transformers`` ``generate``
@@ -209,7 +257,7 @@ class LLMASRModel(AbsESPnetModel):
             token ids: B lists, EOS and what follows removed;
             scores: B log-probabilities (nats) of the kept tokens plus EOS.
         """
-        emb, emb_lengths, _, _ = self.speech_embeddings(speech, speech_lengths)
+        emb, emb_lengths = self.adaptor(enc, enc_lengths)
         prefix, suffix = self._prompts()
         batch = assemble_prompted_inputs(prefix, emb, emb_lengths, suffix, left_pad=True)
         with self.llm.merged_lora():  # same weights, fewer kernels per decoding step
@@ -245,5 +293,9 @@ class LLMASRModel(AbsESPnetModel):
         Always checks that every key other than the base LLM's matches,
         because ESPnet's ``build_model_from_file`` loads with ``strict=False``.
         """
+        if self.ctc_head is not None and "ctc_head_trained" not in state_dict:
+            # checkpoints written before the flag existed
+            state_dict = dict(state_dict)
+            state_dict["ctc_head_trained"] = torch.tensor(self.ctc_weight > 0)
         return load_state_dict_without_base(self, state_dict, strict=True)
 

@@ -10,13 +10,17 @@ the demo runs again in the same directory):
 5. ``train``    the four training stages with hot-swaps (asr.sh stage 11)
 6. ``curves``   learning curves: dev PER of pretraining, dev token accuracy
                 of the LLM stages, per update step
-7. ``decode``   test, non-speech (and AN4) sets (asr.sh stage 12)
+7. ``decode``   the CTC-evidence gate's threshold chosen on dev speech and
+                dev non-speech; test, non-speech (and AN4) sets decoded
+                with the gate (asr.sh stage 12), test and non-speech also
+                without it
 8. ``score``    CER/WER per language + hallucination tables (stage 13)
 9. ``diagnose`` where the error comes from: the encoder's phone error rate,
                 the LLM side on a perfect encoder, the LLM's perplexity
-10. ``robustness`` joint SFT again with silence/noise augmentation (from the
-                same IA-SFT model), decoded and scored, so the report
-                compares hallucination with and without it
+10. ``robustness`` joint SFT again with silence/noise augmentation and
+                non-speech examples (from the same IA-SFT model), its gate
+                calibrated, decoded and scored, so the report compares
+                hallucination with and without them
 11. ``analyze``  entropy-allocation metrics and plots
 12. ``report``  ``RESULTS.md``
 
@@ -74,6 +78,7 @@ class DemoConfig:
     decode_batch_size: int = 16
     analysis_max_utts: int = 60
     augmentation_prob: float = 0.2
+    nonspeech_prob: float = 0.05
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir).resolve()
@@ -187,7 +192,9 @@ class Demo:
         return args
 
     def train(self) -> None:
-        self._run("train_method", self._method_args(self.exp, {}), self.exp / "train_method.log")
+        pretrain = f"--nonspeech_examples_conf noise_scp={self.data / 'noise.scp'}"
+        self._run("train_method", self._method_args(self.exp, {"pretrain": pretrain}),
+                  self.exp / "train_method.log")
 
     def final_model(self, exp: Optional[Path] = None) -> tuple:
         """(exp dir, checkpoint) of the last stage: joint SFT's best by accuracy."""
@@ -197,24 +204,53 @@ class Demo:
     def test_sets(self) -> List[str]:
         return [s for s in ("test", "nonspeech", "an4") if (self.data / s / "wav.scp").exists()]
 
+    def calibrate_gate(self, exp_dir: Path, model_file: Path, out: Path) -> int:
+        """The CTC-evidence gate's threshold on dev speech + dev non-speech (never test)."""
+        print(f"    gate calibration: {out}", flush=True)
+        espnet_steps.run_entry_point(
+            "calibrate_ctc_gate",
+            ["--asr_train_config", exp_dir / "config.yaml", "--asr_model_file", model_file,
+             "--speech_dir", self.data / "dev", "--nonspeech_dir", self.data / "nonspeech_dev",
+             "--output", out, "--batch_size", str(self.conf.decode_batch_size)],
+        )
+        from espnet_llm_entropy.decoding.gate_calibration import read_calibrated_threshold
+
+        return read_calibrated_threshold(out)
+
     def decode(self, exp: Optional[Path] = None, out_root: Optional[Path] = None,
                sets: Optional[List[str]] = None) -> None:
+        """Decode with the calibrated gate into ``out_root``; test and non-speech also
+        without it into ``<out_root>_nogate``."""
         exp_dir, model_file = self.final_model(exp)
         out_root = out_root or self.root / "decode"
-        for name in sets or self.test_sets():
-            out = out_root / name
+        out_root.mkdir(parents=True, exist_ok=True)
+        threshold = self.calibrate_gate(exp_dir, model_file, out_root / "gate_calibration.json")
+        nogate_root = out_root.with_name(out_root.name + "_nogate")
+        runs = [(out_root, name, f"min_ctc_phones={threshold}") for name in sets or self.test_sets()]
+        runs += [(nogate_root, name, "ctc_gate=false") for name in ("test", "nonspeech")
+                 if name in (sets or self.test_sets())]
+        for root, name, guard in runs:
+            out = root / name
             if out.exists():
                 shutil.rmtree(out)
-            log = out_root / f"{name}.log"
+            log = root / f"{name}.log"
             print(f"    log: {log}", flush=True)
             espnet_steps.decode(exp_dir, model_file, self.data / name, out, self.conf.decode_batch_size,
+                                extra=["--decoding_guard_conf", guard],
                                 in_process=False, log_file=log, echo=PROGRESS_LINES)
 
     def score(self, out_root: Optional[Path] = None, sets: Optional[List[str]] = None,
               scores_file: str = "scores.json") -> None:
+        """Score ``out_root`` (default: decode/, then decode_nogate/ into scores_nogate.json)."""
+        if out_root is None:
+            self._score_dir(self.root / "decode", sets, scores_file)
+            self._score_dir(self.root / "decode_nogate", ["test", "nonspeech"], "scores_nogate.json")
+        else:
+            self._score_dir(out_root, sets, scores_file)
+
+    def _score_dir(self, out_root: Path, sets: Optional[List[str]], scores_file: str) -> None:
         from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
 
-        out_root = out_root or self.root / "decode"
         scores = {}
         for name in sets or self.test_sets():
             hyp = out_root / name / "1best_recog" / "text"
@@ -252,12 +288,15 @@ class Demo:
             if not (aug_exp / stage).exists():
                 (aug_exp / stage).symlink_to(self.exp / stage, target_is_directory=True)
         aug = (f"--robustness_aug_conf prob={self.conf.augmentation_prob} "
-               f"--robustness_aug_conf noise_scp={self.data / 'noise.scp'}")
+               f"--robustness_aug_conf noise_scp={self.data / 'noise.scp'} "
+               f"--nonspeech_examples_conf prob={self.conf.nonspeech_prob} "
+               f"--nonspeech_examples_conf noise_scp={self.data / 'noise.scp'}")
         args = self._method_args(aug_exp, {"joint_sft": aug})
         self._run("train_method", args + ["--stages", "joint_sft"], aug_exp / "train_method.log")
         sets = [s for s in ("test", "nonspeech") if s in self.test_sets()]
         self.decode(aug_exp, self.root / "decode_augmented", sets)
         self.score(self.root / "decode_augmented", sets, "scores_augmented.json")
+        self.score(self.root / "decode_augmented_nogate", sets, "scores_augmented_nogate.json")
 
     def analyze(self) -> None:
         from espnet_llm_entropy.analysis.report import analyze_experiments

@@ -47,8 +47,54 @@ def _hallucination_section(root: Path) -> str:
     if len(parts) == 2:
         parts[1] = parts[1].replace(
             "\n\n", "\n\nJoint SFT trained again from the same IA-SFT model with silence "
-            "padding and noise (`--robustness_aug_conf`).\n\n", 1)
+            "padding and noise (`--robustness_aug_conf`) and non-speech examples with empty "
+            "transcripts (`--nonspeech_examples_conf`).\n\n", 1)
     return "\n".join(parts)
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _gate_row(root: Path, model: str, decode_dir: str, gate: str) -> str:
+    test = _read_json(root / decode_dir / "test" / "hallucination" / "hallucination.json") or {}
+    nonspeech = _read_json(root / decode_dir / "nonspeech" / "hallucination" / "hallucination.json") or {}
+    speech, silent = test.get("speech") or {}, nonspeech.get("nonspeech") or {}
+    cells = [model, gate]
+    err = speech.get("error_rate")
+    cells.append("" if err is None else f"{100 * err['rate']:.1f}")
+    hall = speech.get("hallucination")
+    cells.append("" if hall is None else f"{hall['count']} ({100 * hall['rate']:.1f}%)")
+    out = silent.get("with_output")
+    cells.append("" if out is None else f"{out['count']} / {silent['n_utts']}")
+    upm = silent.get("units_per_minute")
+    cells.append("" if upm is None else f"{upm:.1f}")
+    return "|" + "|".join(cells) + "|"
+
+
+def _gate_section(root: Path) -> str:
+    rows, notes = [], []
+    for model, decode_dir in (("main", "decode"), ("robustness-trained", "decode_augmented")):
+        calibration = _read_json(root / decode_dir / "gate_calibration.json")
+        if calibration is None:
+            continue
+        c = calibration["calibration"]
+        rows.append(_gate_row(root, model, decode_dir, f"on (min_ctc_phones={c['min_ctc_phones']})"))
+        rows.append(_gate_row(root, model, decode_dir + "_nogate", "off"))
+        notes.append(
+            f"- {model}: min_ctc_phones = {c['min_ctc_phones']}, chosen on dev "
+            f"(`{decode_dir}/gate_calibration.json`): dev speech gated {c['speech_gated']} / "
+            f"{c['num_speech']} (fewest CTC phones {c['speech_min_phones']}), dev non-speech "
+            f"passed {c['nonspeech_passed']} / {c['num_nonspeech']} (most CTC phones "
+            f"{c['nonspeech_max_phones']})"
+        )
+    if not rows:
+        return ""
+    header = ("|model|CTC-evidence gate|test MER %|test hallucinations|non-speech clips with output"
+              "|non-speech units per minute|\n|---|---|---|---|---|---|\n")
+    return ("## CTC-evidence gate\n\nDecoding skips the LLM where the phone-CTC head hears fewer "
+            "than `min_ctc_phones` phones. Thresholds:\n\n" + "\n".join(notes) + "\n\n"
+            + header + "\n".join(rows) + "\n")
 
 
 def _swap_section(root: Path) -> str:
@@ -133,7 +179,8 @@ def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
     for name, per_lang in (json.loads(augmented.read_text()) if augmented.exists() else {}).items():
         parts.append(f"\n## {name}, trained with robustness augmentation: error rates (percent)\n\n"
                      + results_table(per_lang))
-    for section in (_diagnosis_section(root), _curves_section(root), _hallucination_section(root),
+    for section in (_diagnosis_section(root), _curves_section(root), _gate_section(root),
+                    _hallucination_section(root),
                     _swap_section(root), _analysis_section(root)):
         if section:
             parts.append("\n" + section)

@@ -39,7 +39,7 @@ from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str_or_none
 
 from espnet_llm_entropy.models.adaptor import AbsAdaptor, FrameStackMLPAdaptor
-from espnet_llm_entropy.models.encoder_checkpoint import load_speech_encoder
+from espnet_llm_entropy.models.encoder_checkpoint import load_ctc_head, load_speech_encoder
 from espnet_llm_entropy.models.hf_causal_lm import HFCausalLM
 from espnet_llm_entropy.models.llm_asr import LLMASRModel
 from espnet_llm_entropy.models.phoneme_ctc import PhonemeCTCModel
@@ -154,6 +154,23 @@ class LLMASRTask(ASRTask):
             "ctc_feasible (leave out utterances too short for CTC to align their phones), "
             "min_encoder_frames, max_skipped_fraction",
         )
+        group.add_argument(
+            "--ctc_head_init",
+            type=str_or_none,
+            default=None,
+            help="Phoneme-CTC checkpoint whose CTC head initialises the LLM-ASR model's "
+            "(model_conf.keep_ctc_head or ctc_weight > 0); the head then serves the "
+            "CTC-evidence gate of decoding. Applied before --init_param, which overrides "
+            "it only when the init checkpoint holds a CTC head itself",
+        )
+        group.add_argument(
+            "--nonspeech_examples_conf",
+            action=NestedDictAction,
+            default=None,
+            help="Training-time non-speech examples with empty targets "
+            "(espnet_llm_entropy.augment.NonSpeechExamples options: prob, noise_scp, ...); "
+            "None disables them",
+        )
 
     @classmethod
     def build_preprocess_fn(
@@ -171,6 +188,11 @@ class LLMASRTask(ASRTask):
             from espnet_llm_entropy.augment import RobustnessAugmentation
 
             augmentation = RobustnessAugmentation.from_dict(args.robustness_aug_conf)
+        nonspeech = None
+        if train and getattr(args, "nonspeech_examples_conf", None):
+            from espnet_llm_entropy.augment.nonspeech_examples import NonSpeechExamples
+
+            nonspeech = NonSpeechExamples.from_dict(args.nonspeech_examples_conf)
         return LLMASRPreprocessor(
             train=train,
             token_list=args.token_list,
@@ -178,6 +200,7 @@ class LLMASRTask(ASRTask):
             phonemizer_conf=args.phonemizer_conf,
             augmentation=augmentation,
             seed=args.seed,
+            nonspeech_examples=nonspeech,
         )
 
     @classmethod
@@ -229,6 +252,8 @@ class LLMASRTask(ASRTask):
         if getattr(args, "speech_encoder_init", None):
             check_checkpoint_file(args.speech_encoder_init, "--speech_encoder_init")
             load_speech_encoder(model, args.speech_encoder_init)
+        if getattr(args, "ctc_head_init", None):
+            load_ctc_head(model, args.ctc_head_init)
         cls._checked_speech_encoder = weakref.ref(model.speech_encoder)
         return model
 

@@ -37,6 +37,10 @@ class LLMASRPreprocessor(AbsPreprocessor):
             :func:`~espnet_llm_entropy.text.character_units.build_unit_reader`).
         augmentation: optional callable ``(wave (T,), rng) -> wave (T',)``
             applied to ``speech`` in training only.
+        nonspeech_examples: optional
+            :class:`~espnet_llm_entropy.augment.nonspeech_examples.NonSpeechExamples`;
+            in training it replaces some utterances by non-speech with empty
+            targets (the transcript is still checked first).
         seed: seed of the augmentation; each utterance draws from a
             generator fixed by (seed, utterance id, call count), so results do
             not depend on which data-loader worker handles it.
@@ -50,6 +54,7 @@ class LLMASRPreprocessor(AbsPreprocessor):
         phonemizer_conf: Optional[Dict] = None,
         augmentation=None,
         seed: int = 0,
+        nonspeech_examples=None,
         speech_name: str = "speech",
         text_name: str = "text",
     ):
@@ -64,21 +69,30 @@ class LLMASRPreprocessor(AbsPreprocessor):
         self.phonemizer, self.on_unknown = reader_with_policy(phonemizer_conf)
         self.llm_tokenizer = llm_tokenizer
         self.augmentation = augmentation
+        self.nonspeech_examples = nonspeech_examples
         self.seed = seed
         self.calls: Dict[str, int] = {}
         self.speech_name = speech_name
         self.text_name = text_name
 
     def __call__(self, uid: str, data: Dict[str, Union[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+        nonspeech = False
         if self.speech_name in data:
             wave = np.asarray(data[self.speech_name])
-            if self.train and self.augmentation is not None:
+            if self.train and (self.augmentation is not None or self.nonspeech_examples is not None):
                 from espnet_llm_entropy.augment import utterance_rng
 
                 # the n-th time this process sees an utterance ~ its epoch
                 count = self.calls.get(uid, 0)
                 self.calls[uid] = count + 1
-                wave = self.augmentation(wave, utterance_rng(self.seed, uid, count))
+                replacement = None
+                if self.nonspeech_examples is not None:
+                    rng = utterance_rng(self.seed, f"nonspeech/{uid}", count)
+                    replacement = self.nonspeech_examples.draw(wave.shape[0], rng)
+                if replacement is not None:
+                    wave, nonspeech = replacement, True
+                elif self.augmentation is not None:
+                    wave = self.augmentation(wave, utterance_rng(self.seed, uid, count))
             data[self.speech_name] = wave.astype(np.float32)
         if self.text_name in data and isinstance(data[self.text_name], str):
             transcript = data[self.text_name]
@@ -88,6 +102,11 @@ class LLMASRPreprocessor(AbsPreprocessor):
                     "(remove it from training data; empty references belong to "
                     "non-speech test sets, which are decoded without text)"
                 )
+            if nonspeech:  # the audio was replaced by non-speech: empty targets
+                data[self.text_name] = np.zeros(0, dtype=np.int64)
+                if self.llm_tokenizer is not None:
+                    data["llm_tokens"] = np.zeros(0, dtype=np.int64)
+                return data
             phones = self._target_units(uid, transcript)
             ids = self.inventory.encode(phones)
             n_unk = sum(1 for i in ids if i == self.inventory.unk_id)

@@ -69,3 +69,24 @@ def build_tiny_speech_encoder(output_size: int = 32, specaug: bool = True):
     )
     encoder = ConformerEncoder(input_size=20, **tiny_encoder_conf(output_size))
     return SpeechEncoder(frontend, aug, UtteranceMVN(), encoder)
+
+
+def write_narrow_llm_asr_config(
+    base_config: Path, llm_dir: Path, out: Path, token_list: Sequence[str]
+) -> Path:
+    """An LLM-ASR ``config.yaml`` from a preset, narrowed to a 32-d encoder, for tests
+    that build a recognizer without training (``LLMSpeech2Text(config, None)``)."""
+    import yaml
+
+    import espnet_llm_entropy
+    from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
+
+    espnet_llm_entropy.register()
+    args = LLMASRTask.get_parser().parse_args(
+        ["--config", str(base_config), "--llm_conf", f"path={llm_dir}"]
+    )
+    conf = vars(args)
+    conf["token_list"] = list(token_list)
+    conf["encoder_conf"] = dict(conf["encoder_conf"], output_size=32, attention_heads=2, linear_units=64)
+    Path(out).write_text(yaml.safe_dump(conf, allow_unicode=True), encoding="utf-8")
+    return Path(out)

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+import yaml
+
 from espnet_llm_entropy.pipeline import espnet_steps
 from espnet_llm_entropy.train.atomic_files import read_jsonl, write_json_atomic
 from espnet_llm_entropy.train.encoder_versions import read_published_versions
@@ -71,6 +73,13 @@ class FourStageSetup:
         return self.stage_dir("pretrain") / "encoder_versions"
 
 
+def config_keeps_ctc_head(config: Path) -> bool:
+    """Whether an LLM-ASR training config builds a phone-CTC head (keep_ctc_head or ctc_weight > 0)."""
+    conf = yaml.safe_load(Path(config).read_text()) or {}
+    model_conf = conf.get("model_conf") or {}
+    return bool(model_conf.get("keep_ctc_head")) or float(model_conf.get("ctc_weight") or 0) > 0
+
+
 def _stage_options(setup: FourStageSetup, stage: str) -> List[str]:
     probe = str(setup.probe_dir or setup.valid_dir)
     opts = ["--probe_conf", f"data_dir={probe}", "--use_matplotlib", "false"]
@@ -85,6 +94,9 @@ def _stage_options(setup: FourStageSetup, stage: str) -> List[str]:
                  "--init_param", str(setup.stage_dir("align") / "latest.pth")]
     if stage == "joint_sft":
         opts += ["--init_param", str(setup.stage_dir("ia_sft") / "latest.pth")]
+        if config_keeps_ctc_head(setup.configs[stage]):
+            # the pretraining's phone-CTC head: speech evidence for decoding's gate
+            opts += ["--ctc_head_init", str(setup.stage_dir("pretrain") / "latest.pth")]
     return opts + list(setup.stage_args.get(stage, []))
 
 

@@ -106,6 +106,39 @@ def test_nonspeech_set(small_corpus):
             audio, _ = soundfile.read(wavs[utt], dtype="float32")
             assert rms_dbfs(audio) == pytest.approx(level, abs=0.1), utt
     assert not [u for u in ids if u.startswith("an4noise")]  # built without AN4
+    for kind in ("tone-", "clicks-", "babble-"):
+        assert [u for u in ids if u.startswith(kind)], kind
+    longest = max(soundfile.info(wavs[u]).duration for u in silences)
+    assert longest >= 30.0
+
+
+def test_nonspeech_dev_set_is_drawn_apart_from_the_test_set(small_corpus):
+    dev_dir = small_corpus.data_dir("nonspeech_dev")
+    ids = check_kaldi_data_dir(dev_dir)
+    assert (dev_dir / "text").read_text().splitlines() == ids  # empty transcripts
+    kinds = {u.split("-")[0] for u in ids}
+    assert {"silence", "white", "pink", "brown", "tone", "clicks", "babble"} <= kinds
+    test_audio = {Path(p).read_bytes() for p in
+                  read_kaldi_map(small_corpus.data_dir("nonspeech") / "wav.scp").values()}
+    for utt, path in read_kaldi_map(dev_dir / "wav.scp").items():
+        audio, rate = soundfile.read(path, dtype="float32")
+        assert rate == 16000 and audio.size > 0
+        if not utt.startswith("silence-"):
+            assert audio.any() and Path(path).read_bytes() not in test_audio, utt
+
+
+def test_babble_is_reversed_speech_without_its_words(small_corpus):
+    """The babble mixes time-reversed dev/test speech: speech-level energy, not a copy of any utterance."""
+    from espnet_llm_entropy.corpus.nonspeech_audio import reversed_babble
+
+    speech = [soundfile.read(p, dtype="float32")[0]
+              for p in list(read_kaldi_map(small_corpus.data_dir("test") / "wav.scp").values())[:3]]
+    rng = np.random.default_rng(0)
+    mix = reversed_babble(rng, speech[:1], 1.0, -25.0)
+    assert rms_dbfs(mix) == pytest.approx(-25.0, abs=0.1)
+    forward = speech[0][:16000]
+    corr = abs(np.corrcoef(mix[: forward.size], forward)[0, 1]) if forward.size == 16000 else 0.0
+    assert corr < 0.5
 
 
 def test_noise_list(small_corpus):

@@ -170,3 +170,59 @@ def test_merged_lora_gives_the_same_logits_and_restores_weights_exactly(tiny_llm
     assert torch.allclose(plain, merged, atol=1e-5)
     after = model.llm.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def _keep_head_model(llm_dir):
+    torch.manual_seed(0)
+    llm = HFCausalLM(str(llm_dir), train_mode="full")
+    enc = build_tiny_speech_encoder(specaug=False)
+    adaptor = FrameStackMLPAdaptor(enc.output_size(), llm.hidden_size, stack=4)
+    return LLMASRModel(len(PHONES), PHONES, enc, adaptor, llm, load_llm_tokenizer(llm_dir),
+                       ctc_weight=0.0, ctc_head_hidden_size=16, keep_ctc_head=True)
+
+
+def test_kept_ctc_head_is_frozen_and_counts_only_once_trained(tiny_llm_dir, audio_batch):
+    model = _keep_head_model(tiny_llm_dir)
+    assert model.ctc_head is not None
+    assert not any(p.requires_grad for p in model.ctc_head.parameters())
+    got = _trained_params(model, _batch(model, audio_batch))
+    assert not any(n.startswith("ctc_head.") for n in got)  # ctc_weight 0: evidence only
+    model.eval()
+    enc, enc_lengths = model.encode(*audio_batch)
+    assert model.ctc_phone_counts(enc, enc_lengths) is None  # an untrained head is no evidence
+    model.ctc_head_trained.fill_(True)
+    counts = model.ctc_phone_counts(enc, enc_lengths)
+    assert counts.shape == (3,) and counts.dtype == torch.long and bool((counts >= 0).all())
+    # the flag travels in checkpoints; a checkpoint written before it existed loads as untrained
+    state = model.state_dict()
+    assert bool(state["ctc_head_trained"])
+    fresh = _keep_head_model(tiny_llm_dir)
+    fresh.load_state_dict(state)
+    assert bool(fresh.ctc_head_trained)
+    del state["ctc_head_trained"]
+    fresh.load_state_dict(state)
+    assert not bool(fresh.ctc_head_trained)
+
+
+def test_models_without_a_head_carry_no_flag(tiny_llm_dir):
+    model = _model(tiny_llm_dir, ctc_weight=0.0)
+    assert model.ctc_head is None and "ctc_head_trained" not in model.state_dict()
+
+
+def test_empty_transcripts_train_towards_eos_alone(tiny_llm_dir, audio_batch):
+    """A non-speech example (empty transcript, empty phone target) gives a finite loss whose
+    LLM part is the NLL of EOS alone, and a CTC part that pulls towards blanks."""
+    model = _model(tiny_llm_dir, ctc_weight=0.3).eval()
+    batch = _batch(model, audio_batch)
+    batch["llm_tokens_lengths"] = torch.tensor([0, 2, 3])
+    batch["text_lengths"] = torch.tensor([0, 1, 2])
+    loss, stats, _ = model(**batch)
+    assert torch.isfinite(loss) and torch.isfinite(stats["loss_ctc"])
+    emb, emb_len, _, _ = model.speech_embeddings(batch["speech"], batch["speech_lengths"])
+    nll, _, row = model.transcript_nll(emb, emb_len, batch["llm_tokens"], batch["llm_tokens_lengths"])
+    assert torch.bincount(row).tolist() == [1, 3, 4]
+    all_empty = dict(batch, llm_tokens=batch["llm_tokens"][:, :0], text=batch["text"][:, :0],
+                     llm_tokens_lengths=torch.zeros(3, dtype=torch.long),
+                     text_lengths=torch.zeros(3, dtype=torch.long))
+    loss, _, _ = model(**all_empty)
+    assert torch.isfinite(loss)

@@ -52,6 +52,35 @@ def test_report_holds_the_scorer_numbers(demo_dir):
     assert (demo_dir / "exp_augmented" / "ia_sft").resolve() == (demo_dir / "exp" / "ia_sft").resolve()
 
 
+def _kaldi_map(path):
+    rows = [line.split(maxsplit=1) for line in path.read_text(encoding="utf-8").splitlines()]
+    return {r[0]: (r[1] if len(r) > 1 else "") for r in rows}
+
+
+def test_ctc_gate_is_calibrated_on_dev_and_decides_every_clip(demo_dir):
+    import torch
+
+    calibration = json.loads((demo_dir / "decode" / "gate_calibration.json").read_text())
+    data = demo_dir / "data"
+    assert set(calibration["speech_counts"]) == set(_kaldi_map(data / "dev" / "wav.scp"))
+    assert set(calibration["nonspeech_counts"]) == set(_kaldi_map(data / "nonspeech_dev" / "wav.scp"))
+    threshold = calibration["calibration"]["min_ctc_phones"]
+    assert threshold >= 1
+    best = demo_dir / "decode" / "nonspeech" / "1best_recog"
+    texts, phones = _kaldi_map(best / "text"), _kaldi_map(best / "ctc_phones")
+    assert set(phones) == set(_kaldi_map(data / "nonspeech" / "wav.scp"))  # every clip was judged
+    for uid, count in phones.items():
+        if int(count) < threshold:
+            assert texts[uid] == "", uid  # no evidence: the LLM did not write
+    assert "silence-04-30000ms" in phones  # the long silence decodes without trouble
+    ungated = demo_dir / "decode_nogate" / "nonspeech" / "1best_recog" / "text"
+    assert set(_kaldi_map(ungated)) == set(texts)
+    final = torch.load(demo_dir / "exp" / "joint_sft" / "latest.pth", weights_only=True)
+    assert bool(final["ctc_head_trained"])
+    report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
+    assert "## CTC-evidence gate" in report and f"min_ctc_phones={threshold}" in report
+
+
 def test_diagnosis_and_learning_curves_are_in_the_report(demo_dir):
     report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
     diagnosis = json.loads((demo_dir / "diagnosis" / "diagnosis.json").read_text())

@@ -108,7 +108,8 @@ def method_setup(tmp_path_factory):
             "align": SMALL_MODEL + ["--max_epoch", "1", "--probe_conf", "num_utts=4"],
             "ia_sft": SMALL_MODEL + ["--max_epoch", "2", "--hot_swap_conf", "check_interval=1",
                                      "--probe_conf", "num_utts=4"],
-            "joint_sft": SMALL_MODEL + ["--max_epoch", "2", "--drift_conf", "floor=1.0",
+            "joint_sft": SMALL_MODEL + ["--max_epoch", "2", "--model_conf", "ctc_head_hidden_size=32",
+                                        "--drift_conf", "floor=1.0",
                                         "--drift_conf", "action=lower_lr", "--probe_conf", "num_utts=4"],
         },
     )

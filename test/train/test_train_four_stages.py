@@ -74,6 +74,11 @@ def test_ia_sft_replay_then_joint_sft(aligned_setup):
     assert guard["epoch"] == 1 and guard["action"] == "lower_lr"  # floor 1.0 always triggers
     joint = torch.load(setup.stage_dir("joint_sft") / "latest.pth", weights_only=True)
     assert any(not torch.equal(final[k], v) for k, v in _encoder_part(joint).items())  # the encoder trained
+    # the joint-SFT config keeps a phone-CTC head: the pipeline loads the pretraining's, frozen
+    pretrain = torch.load(setup.stage_dir("pretrain") / "latest.pth", weights_only=True)
+    head = {k: v for k, v in pretrain.items() if k.startswith("ctc_head.")}
+    assert head and all(torch.equal(joint[k], v) for k, v in head.items())
+    assert bool(joint["ctc_head_trained"])
 
     out = write_run_summary(setup)
     summary = json.loads(out["cka_trace"].read_text())
