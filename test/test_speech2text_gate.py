@@ -119,3 +119,14 @@ def test_stereo_and_other_rates_are_brought_to_the_model(gate_config, caplog):
     assert hyp.skipped is None and hyp8k.skipped is None
     assert "2 channels" in caplog.text or "channels" in caplog.text
     assert "8000" in caplog.text
+
+
+def test_extreme_and_broken_audio(gate_config):
+    s2t, _ = _recognizer(gate_config, [5], min_ctc_phones=1)
+    loud = np.clip(_waves(1)[0] * 1e6, -1.0, 1.0)  # fully clipped
+    assert s2t(loud)[0].skipped is None
+    assert s2t(_waves(1)[0] * 1e6)[0].skipped is None  # far beyond full scale: no crash
+    broken = _waves(1)[0]
+    broken[100] = np.nan
+    with pytest.raises(ValueError, match="nan-utt"):
+        s2t.batch([broken], keys=["nan-utt"])
