@@ -117,6 +117,58 @@ class LLMSpeech2Text:
         self.sample_rate = sample_rate_of(args)
         self._min_samples_cache: Optional[int] = None
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        pack_or_dir: Union[str, Path],
+        llm_dir: Optional[Union[str, Path]] = None,
+        unpack_dir: Optional[Union[str, Path]] = None,
+        **kwargs,
+    ) -> "LLMSpeech2Text":
+        """Load a packed model (asr.sh stage 14, ``llm_asr_pack``) in any directory.
+
+        Args:
+            pack_or_dir: the pack file (``.zip``/``.tar*``) or its unpacked
+                folder (an ESPnet Hugging Face model repository). Nothing is
+                downloaded.
+            llm_dir: the base LLM, when the pack does not hold it; checked
+                against the fingerprint stored in the pack. Without it the
+                LLM's path as trained is tried.
+            unpack_dir: where a pack file is extracted (default: a cache
+                folder keyed by the pack's sha256).
+            **kwargs: ``device``, ``beam_size``, ``decoding_guard_conf``.
+
+        Raises:
+            espnet_llm_entropy.packing.llm_identity.LLMIdentityError: a wrong
+                or missing base LLM (names it and the pack's).
+            espnet_llm_entropy.packing.packed_model.PackError: a corrupt,
+                truncated or foreign pack.
+
+        Example:
+            >>> s2t = LLMSpeech2Text.from_pretrained("llm_asr_method_valid.acc.ave.zip")
+        """
+        import shutil
+        import tempfile
+
+        import yaml
+
+        from espnet_llm_entropy.packing.packed_model import open_pack
+
+        packed = open_pack(pack_or_dir, unpack_dir)
+        llm = packed.base_llm(llm_dir)
+        work = Path(tempfile.mkdtemp(prefix="llm_asr_pack_config."))
+        try:
+            config = work / "config.yaml"
+            config.write_text(
+                yaml.safe_dump(packed.resolved_config(llm), allow_unicode=True, sort_keys=False),
+                encoding="utf-8",
+            )
+            s2t = cls(config, packed.model_file, **kwargs)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        s2t.packed = packed
+        return s2t
+
     def _min_samples(self) -> int:
         """Fewest waveform samples for which the encoder yields a frame (found once)."""
         if self._min_samples_cache is None:

@@ -11,7 +11,10 @@ each such call becomes ``python3 -m espnet_llm_entropy.bin.asr_sh_python
 * swaps in our entry points where asr.sh trains or decodes an ASR model
   (:data:`ROUTES`): ``espnet2.bin.asr_train`` -> ``llm_asr_train`` (stage 10
   statistics and stage 11 training), ``espnet2.bin.asr_inference`` ->
-  ``llm_asr_inference`` (stage 12);
+  ``llm_asr_inference`` (stage 12), ``espnet2.bin.pack`` -> ``llm_asr_pack``
+  (stage 14: the pack gains the phone inventory, the LLM tokenizer, the
+  base LLM's identity and, with the prefix option ``--pack_llm true``, the
+  base LLM itself; a missing ``images/`` is plotted first);
 * with ``--method_config FILE``, sends stage-11 training (``asr_train``
   without ``--collect_stats true``) to the multi-stage trainer
   ``espnet_llm_entropy.bin.train_method`` instead (see
@@ -45,6 +48,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 ROUTES: Dict[str, str] = {
     "espnet2.bin.asr_train": "espnet_llm_entropy.bin.llm_asr_train",
     "espnet2.bin.asr_inference": "espnet_llm_entropy.bin.llm_asr_inference",
+    "espnet2.bin.pack": "espnet_llm_entropy.bin.llm_asr_pack",
+}
+
+#: Options of this prefix (before ``-m``) and what their value is.
+PREFIX_OPTIONS: Dict[str, str] = {
+    "method_config": "a file path",
+    "pack_llm": "true or false",
 }
 
 #: Multi-stage trainer used for stage 11 when ``--method_config`` is given.
@@ -79,12 +89,14 @@ class Invocation:
         target: the module name, script path or code string.
         args: the arguments after it, unchanged.
         method_config: the prefix's ``--method_config`` (None if not given).
+        pack_llm: the prefix's ``--pack_llm`` ("true"/"false", None if not given).
     """
 
     kind: str
     target: str
     args: List[str]
     method_config: Optional[str] = None
+    pack_llm: Optional[str] = None
 
 
 def parse_invocation(argv: Sequence[str]) -> Invocation:
@@ -98,7 +110,7 @@ def parse_invocation(argv: Sequence[str]) -> Invocation:
             or a prefix option lacks its value.
     """
     argv = list(argv)
-    method_config = None
+    prefix: Dict[str, Optional[str]] = {name: None for name in PREFIX_OPTIONS}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -106,25 +118,30 @@ def parse_invocation(argv: Sequence[str]) -> Invocation:
             if i + 1 >= len(argv):
                 _fail(f"{arg} needs a value (got nothing after it)")
             kind = "module" if arg == "-m" else "code"
-            return Invocation(kind, argv[i + 1], argv[i + 2 :], method_config)
-        if arg == "--method_config" or arg.startswith("--method_config="):
+            return Invocation(kind, argv[i + 1], argv[i + 2 :], **prefix)
+        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
+        if name in PREFIX_OPTIONS:
             if "=" in arg:
-                method_config = arg.split("=", 1)[1]
+                value = arg.split("=", 1)[1]
                 i += 1
             else:
                 if i + 1 >= len(argv):
-                    _fail("--method_config needs a file path")
-                method_config = argv[i + 1]
+                    _fail(f"--{name} needs {PREFIX_OPTIONS[name]}")
+                value = argv[i + 1]
                 i += 2
-            if not method_config:
-                _fail("--method_config needs a file path (got an empty string)")
+            if not value:
+                _fail(f"--{name} needs {PREFIX_OPTIONS[name]} (got an empty string)")
+            if name == "pack_llm" and value not in ("true", "false"):
+                _fail(f"--pack_llm {value!r}: expected true or false")
+            prefix[name] = value
             continue
         if arg in ("-h", "--help"):
             print(__doc__)
             raise SystemExit(0)
         if arg.startswith("-"):
-            _fail(f"unknown prefix option {arg!r}; expected --method_config FILE, then -m MODULE, -c CODE or a script")
-        return Invocation("script", arg, argv[i + 1 :], method_config)
+            _fail(f"unknown prefix option {arg!r}; expected --method_config FILE, --pack_llm true|false, "
+                  "then -m MODULE, -c CODE or a script")
+        return Invocation("script", arg, argv[i + 1 :], **prefix)
     _fail("nothing to run: expected -m MODULE, -c CODE or a script path")
     raise AssertionError("unreachable")
 
@@ -154,6 +171,8 @@ def resolve(invocation: Invocation) -> Tuple[str, List[str], bool]:
     module, args = invocation.target, list(invocation.args)
     if module == "espnet2.bin.asr_train" and invocation.method_config and not is_collect_stats(args):
         return METHOD_TRAINER, method_trainer_args(args, invocation.method_config), True
+    if module == "espnet2.bin.pack" and invocation.pack_llm is not None and args[:1] == ["asr"]:
+        return ROUTES[module], [*args, "--include_llm", invocation.pack_llm], True
     if module in ROUTES:
         return ROUTES[module], args, True
     return module, args, module not in NO_REGISTRATION

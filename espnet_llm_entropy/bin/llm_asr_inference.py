@@ -3,7 +3,10 @@
 Takes the arguments ``asr.sh`` passes to ``espnet2.bin.asr_inference``
 (``--data_path_and_name_and_type``, ``--key_file``, ``--asr_train_config``,
 ``--asr_model_file``, ``--output_dir``, ``--batch_size``, ``--ngpu``,
-``--config decode.yaml`` ...) and writes the same layout:
+``--config decode.yaml`` ...), or a packed model as ``--model_tag`` (a pack
+file of asr.sh stage 14 or its unpacked folder, like ESPnet's
+``asr_inference``; ``--llm_dir`` when the pack does not hold its base LLM),
+and writes the same layout:
 ``<output_dir>/1best_recog/{text,token,token_int,score}`` (and ``ctc_phones``,
 the CTC-evidence gate's phone count, for models with a phone-CTC head), so that stage 13
 scoring works unchanged. Options that only make sense for ESPnet's
@@ -67,8 +70,13 @@ def get_parser() -> argparse.ArgumentParser:
     add("--data_path_and_name_and_type", type=str2triple_str, required=True, action="append")
     add("--key_file", type=str_or_none)
     add("--allow_variable_data_keys", type=str, default="false")
-    add("--asr_train_config", type=str, required=True)
-    add("--asr_model_file", type=str, required=True)
+    add("--asr_train_config", type=str_or_none, default=None, help="the training config (or --model_tag)")
+    add("--asr_model_file", type=str_or_none, default=None, help="the checkpoint (or --model_tag)")
+    add("--model_tag", type=str_or_none, default=None,
+        help="a packed model (asr.sh stage 14 / llm_asr_pack: .zip/.tar* file or its unpacked folder); "
+        "overrides --asr_train_config and --asr_model_file. Nothing is downloaded")
+    add("--llm_dir", type=str_or_none, default=None,
+        help="with --model_tag: the base LLM when the pack does not hold it (checked against its fingerprint)")
     for name in UNSUPPORTED_WHEN_SET:
         add(f"--{name}", type=str_or_none, default=None, help="not supported (must stay unset)")
     add("--batch_size", type=int, default=1)
@@ -195,6 +203,22 @@ def decode_batch(s2t, keys: Sequence[str], waves: Sequence[np.ndarray]) -> list:
     return [decode_one(s2t, uid, wave) for uid, wave in zip(keys, waves)]
 
 
+def load_recognizer(args: argparse.Namespace, device: str):
+    """The recognizer of ``--model_tag`` (a pack) or of ``--asr_train_config`` + ``--asr_model_file``."""
+    from espnet_llm_entropy.speech2text import LLMSpeech2Text
+
+    kwargs = dict(device=device, beam_size=args.beam_size, decoding_guard_conf=args.decoding_guard_conf)
+    if args.model_tag:
+        if args.asr_train_config or args.asr_model_file:
+            logger.warning("--model_tag %s overrides --asr_train_config/--asr_model_file", args.model_tag)
+        return LLMSpeech2Text.from_pretrained(args.model_tag, llm_dir=args.llm_dir, **kwargs)
+    if not (args.asr_train_config and args.asr_model_file):
+        raise ValueError("give --asr_train_config and --asr_model_file, or --model_tag <pack file or folder>")
+    if args.llm_dir:
+        raise ValueError("--llm_dir is for --model_tag (a pack); the training config names its LLM")
+    return LLMSpeech2Text(args.asr_train_config, args.asr_model_file, **kwargs)
+
+
 def inference(args: argparse.Namespace) -> None:
     """Decode every utterance of the data and write ``<output_dir>/1best_recog``.
 
@@ -206,7 +230,6 @@ def inference(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from espnet_llm_entropy.decoding.input_audio import prepare_waveform, sound_file_rates
-    from espnet_llm_entropy.speech2text import LLMSpeech2Text
     from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
 
     out_dir = Path(args.output_dir)
@@ -223,10 +246,7 @@ def inference(args: argparse.Namespace) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     device = "cuda" if args.ngpu > 0 else "cpu"
     torch.manual_seed(args.seed)
-    s2t = LLMSpeech2Text(
-        args.asr_train_config, args.asr_model_file, device=device, beam_size=args.beam_size,
-        decoding_guard_conf=args.decoding_guard_conf,
-    )
+    s2t = load_recognizer(args, device)
     work = Path(tempfile.mkdtemp(prefix=".1best_recog.", dir=out_dir))
     try:
         key_list = work / "keys"

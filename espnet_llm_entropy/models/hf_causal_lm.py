@@ -24,19 +24,29 @@ TRAIN_MODES = ("frozen", "lora", "full")
 LORA_MARKER = "lora_"
 
 
+def config_sha256(path: Path) -> str:
+    """sha256 of a model directory's ``config.json`` (keys sorted, so formatting does not count)."""
+    config_text = json.dumps(
+        json.loads((Path(path) / "config.json").read_text()), sort_keys=True
+    )
+    return hashlib.sha256(config_text.encode()).hexdigest()
+
+
+def weight_file_bytes(path: Path) -> Dict[str, int]:
+    """Size in bytes of each weight file (``.safetensors``, ``.bin``, ``.gguf``) of a model directory."""
+    weight_files = sorted(
+        p for p in Path(path).iterdir() if p.suffix in (".safetensors", ".bin", ".gguf")
+    )
+    return {p.name: p.stat().st_size for p in weight_files}
+
+
 def base_model_reference(path: Path, model: nn.Module) -> Dict[str, object]:
     """A fingerprint of a local base model: config hash, #params, weight file sizes."""
-    config_text = json.dumps(
-        json.loads((path / "config.json").read_text()), sort_keys=True
-    )
-    weight_files = sorted(
-        p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf")
-    )
     return {
         "path": str(path.resolve()),
-        "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
+        "config_sha256": config_sha256(path),
         "num_parameters": int(sum(p.numel() for p in model.parameters())),
-        "weight_file_bytes": {p.name: p.stat().st_size for p in weight_files},
+        "weight_file_bytes": weight_file_bytes(path),
     }
 
 

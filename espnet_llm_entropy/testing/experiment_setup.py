@@ -52,3 +52,25 @@ def build_tiny_experiment(root: Path, num_train: int = 12, num_dev: int = 4, num
     config = MiniCorpusConfig(num_train=num_train, num_dev=num_dev, num_test=num_test, nj=2)
     build_mini_corpus(root / "data", config, show_progress=False)
     return prepare_tiny_experiment(root)
+
+
+@dataclass
+class TrainedModel:
+    """A 1-epoch LLM-ASR SFT experiment of a tiny experiment and the test waveforms to decode."""
+
+    exp: Path
+    config: Path
+    model_file: Path
+    llm_dir: Path
+    test_wavs: list
+
+
+def train_tiny_sft(tiny: TinyExperiment, exp_dir: Path) -> TrainedModel:
+    """Train the SFT preset for one epoch (LoRA on the tiny LLM, so the checkpoint leaves the LLM out)."""
+    exp = espnet_steps.train(
+        tiny.sft_config, tiny.phones, tiny.data / "train", tiny.data / "dev", tiny.stats, exp_dir,
+        extra=["--llm_conf", f"path={tiny.llm_dir}", "--llm_conf", "train_mode=lora",
+               "--max_epoch", "1", "--batch_size", "4"],
+    )
+    wavs = [Path(ln.split()[1]) for ln in (tiny.data / "test" / "wav.scp").read_text().splitlines()]
+    return TrainedModel(exp, exp / "config.yaml", exp / "1epoch.pth", tiny.llm_dir, wavs)

@@ -69,8 +69,18 @@ def test_other_espnet_tools_run_unchanged_and_text_tools_skip_registration():
     assert prefix.resolve(tok) == ("espnet2.bin.tokenize_text", ["-f", "2-"], False)
     launch = prefix.Invocation("module", "espnet2.bin.launch", ["--", "python3", "-m", "x"], "m.yaml")
     assert prefix.resolve(launch) == ("espnet2.bin.launch", ["--", "python3", "-m", "x"], False)
+    align = prefix.Invocation("module", "espnet2.bin.asr_align", ["--help"])
+    assert prefix.resolve(align) == ("espnet2.bin.asr_align", ["--help"], True)
+
+
+def test_stage_14_pack_goes_to_our_packer_with_the_prefix_pack_llm_option():
     pack = prefix.Invocation("module", "espnet2.bin.pack", ["asr"])
-    assert prefix.resolve(pack) == ("espnet2.bin.pack", ["asr"], True)
+    assert prefix.resolve(pack) == ("espnet_llm_entropy.bin.llm_asr_pack", ["asr"], True)
+    parsed = prefix.parse_invocation(["--pack_llm", "true", "-m", "espnet2.bin.pack", "asr", "--outpath", "x.zip"])
+    assert parsed.pack_llm == "true" and parsed.method_config is None
+    assert prefix.resolve(parsed)[1] == ["asr", "--outpath", "x.zip", "--include_llm", "true"]
+    with pytest.raises(SystemExit):
+        prefix.parse_invocation(["--pack_llm", "maybe", "-m", "espnet2.bin.pack"])
 
 
 def test_passthrough_module_runs_as_main_with_its_argv(tmp_path, monkeypatch):

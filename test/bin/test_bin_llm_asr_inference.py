@@ -174,3 +174,21 @@ def test_unreadable_audio_and_missing_path_name_file_and_line(trained, tmp_path)
     with pytest.raises(SystemExit, match=r"wav.scp:1: utterance 'u1' has no audio location"):
         _run(trained, scp, tmp_path / "out")
     _nothing_left(tmp_path / "out")
+
+
+def test_model_tag_decodes_a_pack_like_the_experiment(trained, awkward, tmp_path):
+    """``--model_tag`` takes a pack (asr.sh stage 14) as ESPnet's asr_inference does."""
+    from espnet_llm_entropy.packing.pack_model import pack_llm_asr
+
+    config, model, _ = trained
+    pack = pack_llm_asr(config, model, tmp_path / "model.zip", include_llm=True)
+    scp = awkward[0] / "wav.scp"
+    _run(trained, scp, tmp_path / "from_exp")
+    llm_asr_inference.main([
+        "--model_tag", str(pack), "--output_dir", str(tmp_path / "from_pack"),
+        "--data_path_and_name_and_type", f"{scp},speech,sound",
+    ])
+    assert _results(tmp_path / "from_pack") == _results(tmp_path / "from_exp")
+    with pytest.raises(SystemExit, match="--model_tag"):
+        llm_asr_inference.main(["--output_dir", str(tmp_path / "x"), "--data_path_and_name_and_type",
+                                f"{scp},speech,sound"])
