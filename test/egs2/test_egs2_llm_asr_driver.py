@@ -52,6 +52,7 @@ def test_options_given_to_asr_sh(recipe):
     assert res.returncode == 0, res.stderr + res.stdout
     opts = asr_sh_options(recipe)
     assert opts["--python"] == f"python3 -m espnet_llm_entropy.bin.asr_sh_python --method_config {method}"
+    assert opts["--skip_upload_hf"] == "true"  # stage 15 is ours
     assert opts["--token_type"] == "word" and opts["--use_lm"] == "false"
     assert opts["--skip_stages"].split() == ["5", "2"]
     # the phone inventory is written where asr.sh looks for a word token list of --lang zh
@@ -134,3 +135,31 @@ def test_stage16_is_opt_in(recipe):
     assert (recipe / "asr_args.txt").exists() and not (recipe / "compare_called").exists()
     res = run_driver(recipe, "--compare_paradigms", "yes")
     assert res.returncode == 2 and "expected true or false" in res.stdout + res.stderr
+
+
+def test_stage14_packs_through_the_prefix_with_pack_llm(recipe):
+    res = run_driver(recipe, "--stage", "14", "--stop_stage", "14", "--skip_packing", "false",
+                     "--pack_llm", "true", "--llm_dir", "llm")
+    assert res.returncode == 0, res.stderr + res.stdout
+    opts = asr_sh_options(recipe)
+    assert opts["--python"].endswith("asr_sh_python --pack_llm true")
+    assert opts["--skip_packing"] == "false" and opts["--stage"] == "14"
+    res = run_driver(recipe, "--pack_llm", "yes")
+    assert res.returncode == 2 and "--pack_llm yes" in res.stdout + res.stderr
+
+
+def test_stage15_prepares_the_repository_from_the_stage14_pack(recipe):
+    fake_python = recipe / "fake_python"
+    fake_python.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" > upload_args.txt\n')
+    fake_python.chmod(0o755)
+    res = run_driver(recipe, "--stage", "15", "--stop_stage", "15", "--skip_upload_hf", "false",
+                     "--hf_repo", "me/model", "--python_exe", str(fake_python), "--asr_exp", "exp/llm_asr_x",
+                     "--inference_asr_model", "valid.loss.best.pth")
+    assert res.returncode == 0, res.stderr + res.stdout
+    args = (recipe / "upload_args.txt").read_text().split("\n")[:-1]
+    assert args[:2] == ["-m", "espnet_llm_entropy.bin.upload_pack"]
+    opts = dict(zip(args[2::2], args[3::2]))
+    assert opts["--pack"] == "exp/llm_asr_x/llm_asr_x_valid.loss.best.zip" and opts["--hf_repo"] == "me/model"
+    assert opts["--expdir"] == "exp"
+    res = run_driver(recipe, "--stage", "15", "--stop_stage", "15", "--skip_upload_hf", "false")
+    assert res.returncode == 2 and "--hf_repo" in res.stdout + res.stderr

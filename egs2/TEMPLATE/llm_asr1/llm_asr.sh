@@ -5,7 +5,10 @@
 # entry points reached through asr.sh's --python prefix
 # (espnet_llm_entropy.bin.asr_sh_python), the phone inventory as the token
 # list, and, after asr.sh's stage 13, the hallucination tables appended to
-# RESULTS.md. Every option not listed below goes to asr.sh unchanged.
+# RESULTS.md. Stage 14 (asr.sh's, --skip_packing false) packs through our
+# packer (espnet_llm_entropy.bin.llm_asr_pack); stage 15 (--skip_upload_hf
+# false) is ours: ESPnet's Hugging Face layout with a model card, then the
+# upload. Every option not listed below goes to asr.sh unchanged.
 set -e
 set -u
 set -o pipefail
@@ -36,6 +39,15 @@ Our options:
                            LLM, into <expdir>/paradigm_comparison.
     --compare_paradigms_args ARGS
                            Extra options of stage 16, e.g. "--quick".
+    --pack_llm BOOL        Stage 14 also packs the base LLM directory
+                           (default false: the pack holds its tokenizer and
+                           fingerprint; loading it then needs the LLM).
+
+Stage 14 (--skip_packing false) writes <asr_exp>/<name>_<model>.zip in ESPnet's
+pack format; stage 15 (--skip_upload_hf false --hf_repo USER/NAME) prepares
+<expdir>/hf_USER_NAME (ESPnet's model-repository layout + README.md model
+card) and uploads it; without a network it fails within seconds and the
+folder stays for you to push.
 
 Set here (do not pass them): --python, --token_type (word: the phone
 inventory written in stage 4 is the token list; stage 5 is skipped),
@@ -51,6 +63,7 @@ nonspeech_sets=
 python_exe=python3
 compare_paradigms=false
 compare_paradigms_args=
+pack_llm=false
 
 # asr.sh options read here (and passed on, or merged)
 stage=1
@@ -69,6 +82,9 @@ valid_set=
 test_sets=
 asr_stats_dir=
 speed_perturb_factors=
+skip_upload_hf=true
+hf_repo=
+inference_asr_model=valid.acc.ave.pth
 
 passthrough=()
 while [ $# -gt 0 ]; do
@@ -94,14 +110,14 @@ while [ $# -gt 0 ]; do
             ;;
     esac
     case "${name}" in
-        llm_dir|method_config|nonspeech_sets|python_exe|asr_args|skip_stages|compare_paradigms|compare_paradigms_args)
+        llm_dir|method_config|nonspeech_sets|python_exe|asr_args|skip_stages|compare_paradigms|compare_paradigms_args|pack_llm|skip_upload_hf|hf_repo)
             printf -v "${name}" '%s' "${value}"
             ;;
         python|token_type|post_process_local_data_opts|use_lm)
             log "Error: --${name} is set by $0; remove it from the command line"
             exit 2
             ;;
-        stage|stop_stage|skip_eval|lang|expdir|dumpdir|feats_type|asr_exp|asr_config|train_set|valid_set|test_sets|asr_stats_dir|speed_perturb_factors)
+        stage|stop_stage|skip_eval|lang|expdir|dumpdir|feats_type|asr_exp|asr_config|train_set|valid_set|test_sets|asr_stats_dir|speed_perturb_factors|inference_asr_model)
             printf -v "${name}" '%s' "${value}"
             passthrough+=("--${name}" "${value}")
             ;;
@@ -119,6 +135,12 @@ if [ "${compare_paradigms}" != true ] && [ "${compare_paradigms}" != false ]; th
     log "Error: --compare_paradigms ${compare_paradigms}: expected true or false"
     exit 2
 fi
+for flag in pack_llm skip_upload_hf; do
+    if [ "${!flag}" != true ] && [ "${!flag}" != false ]; then
+        log "Error: --${flag} ${!flag}: expected true or false"
+        exit 2
+    fi
+done
 if [ -n "${method_config}" ] && [ ! -f "${method_config}" ]; then
     log "Error: --method_config ${method_config}: no such file"
     exit 2
@@ -150,6 +172,9 @@ python_prefix="${python_exe} -m espnet_llm_entropy.bin.asr_sh_python"
 if [ -n "${method_config}" ]; then
     python_prefix+=" --method_config ${method_config}"
 fi
+if "${pack_llm}"; then
+    python_prefix+=" --pack_llm true"
+fi
 post_opts="--token_list ${token_list} --python_exe ${python_exe}"
 if [ -n "${valid_set}" ]; then
     post_opts+=" --valid_set ${valid_set}"
@@ -176,6 +201,7 @@ log "asr.sh through '${python_prefix}'; token list = phone inventory ${token_lis
     --python "${python_prefix}" \
     --token_type word \
     --use_lm false \
+    --skip_upload_hf true \
     --skip_stages "5 ${skip_stages}" \
     --post_process_local_data_opts "${post_opts}" \
     --asr_exp "${asr_exp}" \
@@ -192,6 +218,23 @@ if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ] && ! "${skip_eval}" \
         --test_sets "${test_sets}" \
         --valid_set "${valid_set}" \
         --nonspeech_sets "${nonspeech_sets}"
+fi
+
+# Stage 15 (ours; asr.sh's would need a network to clone): model repository + upload
+if ! "${skip_upload_hf}" && [ "${stage}" -le 15 ] && [ "${stop_stage}" -ge 15 ] \
+        && ! [[ " ${skip_stages} " =~ [[:space:]]15[[:space:]] ]]; then
+    if [ -z "${hf_repo}" ]; then
+        log "Error: stage 15 needs --hf_repo USER/NAME (the model repository on huggingface.co)"
+        exit 2
+    fi
+    packed_model="${asr_exp}/${asr_exp##*/}_${inference_asr_model%.*}.zip"
+    log "Stage 15: Hugging Face model repository for ${packed_model} -> ${expdir}/hf_${hf_repo//\//_}"
+    if [ -f ./path.sh ]; then
+        # shellcheck disable=SC1091
+        . ./path.sh
+    fi
+    ${python_exe} -m espnet_llm_entropy.bin.upload_pack --pack "${packed_model}" \
+        --hf_repo "${hf_repo}" --expdir "${expdir}" --lang "${lang}"
 fi
 
 # Stage 16: the paradigm comparison on this recipe's data (after asr.sh's stages)
