@@ -2,10 +2,11 @@
 
 With probability ``prob`` a training utterance is replaced, for this epoch,
 by a non-speech signal of the same length and its transcript by the empty
-string: digital silence (a ``silence_share`` of the replacements) or noise
-at an RMS level drawn uniformly from ``level_dbfs``. The noise is a random
-crop of a recording of ``noise_scp`` or, without a list, synthetic white,
-pink or brown noise.
+string: the utterance itself played backwards (a ``reversed_share`` of the
+replacements: speech spectra, no words), digital silence (a
+``silence_share``) or noise at an RMS level drawn uniformly from
+``level_dbfs``. The noise is a random crop of a recording of ``noise_scp``
+or, without a list, synthetic white, pink or brown noise.
 
 Why: a phone-CTC head trained on speech alone has never seen noise, and it
 emits phones for it (utterance mean-variance normalisation makes a -60 dBFS
@@ -47,6 +48,8 @@ class NonSpeechExamplesConfig:
     Attributes:
         prob: share of training utterances replaced by non-speech, in [0, 1].
         silence_share: share of the replacements that are digital silence.
+        reversed_share: share of the replacements that are the utterance
+            time-reversed (silence_share + reversed_share <= 1).
         level_dbfs: [low, high] RMS level of the noise, dBFS (<= -15).
         noise_scp: Kaldi scp of noise recordings; None: synthetic noise.
         sample_rate: sampling rate of the speech and the noise list, Hz.
@@ -54,6 +57,7 @@ class NonSpeechExamplesConfig:
 
     prob: float = 0.05
     silence_share: float = 0.2
+    reversed_share: float = 0.0
     level_dbfs: Tuple[float, float] = (-60.0, -20.0)
     noise_scp: Optional[str] = None
     sample_rate: int = 16000
@@ -64,10 +68,12 @@ class NonSpeechExamplesConfig:
                 f"{OPTION_PREFIX}.{name}: expected {expected}, got {getattr(self, name)!r}"
             )
 
-        for name in ("prob", "silence_share"):
+        for name in ("prob", "silence_share", "reversed_share"):
             value = getattr(self, name)
             if not is_number(value) or not 0 <= value <= 1:
                 raise bad(name, "a share in [0, 1]")
+        if self.silence_share + self.reversed_share > 1:
+            raise bad("reversed_share", f"at most 1 - silence_share = {1 - self.silence_share}")
         levels = self.level_dbfs
         if (
             not isinstance(levels, (list, tuple))
@@ -99,21 +105,24 @@ class NonSpeechExamples:
     def from_dict(cls, conf: Optional[Mapping[str, Any]]) -> "NonSpeechExamples":
         return cls(NonSpeechExamplesConfig.from_dict(conf))
 
-    def draw(self, num_samples: int, rng: np.random.Generator) -> Optional[np.ndarray]:
-        """A non-speech replacement of ``num_samples`` samples, or None (keep the utterance).
+    def draw(self, wave: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
+        """A non-speech replacement of the utterance ``wave``, or None (keep the utterance).
 
         Args:
-            num_samples: length of the utterance being replaced (>= 1).
+            wave: (S,) the utterance being replaced.
             rng: the utterance's generator for this epoch.
 
         Returns:
-            (num_samples,) float32, or None with probability ``1 - prob``.
+            (S,) float32 (at least one sample), or None with probability ``1 - prob``.
         """
         if rng.random() >= self.conf.prob:
             return None
-        num_samples = max(int(num_samples), 1)
-        if rng.random() < self.conf.silence_share:
+        num_samples = max(int(wave.shape[0]), 1)
+        kind = rng.random()
+        if kind < self.conf.silence_share:
             return np.zeros(num_samples, dtype=np.float32)
+        if kind < self.conf.silence_share + self.conf.reversed_share and wave.shape[0]:
+            return np.ascontiguousarray(np.asarray(wave, dtype=np.float32)[::-1])
         level = rng.uniform(*self.conf.level_dbfs)
         if self.bank is not None and len(self.bank):
             recording = self.bank.load(int(rng.integers(len(self.bank))))

@@ -51,6 +51,8 @@ STAGE_CONFIGS = {
 }
 # stages the robustness retraining shares with the main run (it retrains the rest)
 ROBUSTNESS_SHARED_STAGES = ("pretrain", "align", "ia_sft")
+#: The pack of the final model (ESPnet's format, base LLM inside), relative to the demo folder.
+PACK_FILE = "pack/joint_sft.zip"
 # log lines echoed to the console while a step runs
 PROGRESS_LINES = r"epoch results|published encoder|swapped|hot-swap|stage .* (started|finished)|Error"
 SHARED_AN4 = Path(__file__).resolve().parents[3] / "shared" / "data" / "mini_an4"
@@ -106,6 +108,7 @@ class Demo:
             ("diagnose", self.diagnose),
             ("robustness", self.robustness),
             ("analyze", self.analyze),
+            ("pack", self.pack),
             ("report", self.report),
         ]
         self.timings: Dict[str, float] = {}
@@ -290,6 +293,7 @@ class Demo:
         aug = (f"--robustness_aug_conf prob={self.conf.augmentation_prob} "
                f"--robustness_aug_conf noise_scp={self.data / 'noise.scp'} "
                f"--nonspeech_examples_conf prob={self.conf.nonspeech_prob} "
+               f"--nonspeech_examples_conf reversed_share=0.35 "
                f"--nonspeech_examples_conf noise_scp={self.data / 'noise.scp'}")
         args = self._method_args(aug_exp, {"joint_sft": aug})
         self._run("train_method", args + ["--stages", "joint_sft"], aug_exp / "train_method.log")
@@ -307,6 +311,13 @@ class Demo:
             [exp_dir], self.data / "test", self.root / "analysis",
             reference_exp=pretrain, phone_exp=pretrain, max_utts=self.conf.analysis_max_utts,
         )
+
+    def pack(self) -> None:
+        """Pack the final model with its base LLM in ESPnet's format (what asr.sh stage 14 writes)."""
+        from espnet_llm_entropy.packing.pack_model import pack_llm_asr
+
+        exp_dir, model_file = self.final_model()
+        pack_llm_asr(exp_dir / "config.yaml", model_file, self.root / PACK_FILE, include_llm=True)
 
     def report(self) -> None:
         from espnet_llm_entropy.pipeline.demo_report import write_results_md

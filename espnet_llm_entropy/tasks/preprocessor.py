@@ -88,7 +88,7 @@ class LLMASRPreprocessor(AbsPreprocessor):
                 replacement = None
                 if self.nonspeech_examples is not None:
                     rng = utterance_rng(self.seed, f"nonspeech/{uid}", count)
-                    replacement = self.nonspeech_examples.draw(wave.shape[0], rng)
+                    replacement = self.nonspeech_examples.draw(wave, rng)
                 if replacement is not None:
                     wave, nonspeech = replacement, True
                 elif self.augmentation is not None:
