@@ -163,6 +163,21 @@ def _curves_section(root: Path) -> str:
             f"![learning curves]({png.relative_to(root)})\n")
 
 
+def _pack_section(root: Path) -> str:
+    from espnet_llm_entropy.pipeline.demo_pipeline import PACK_FILE
+
+    pack = root / PACK_FILE
+    if not pack.exists():
+        return ""
+    return (
+        "## Packed model\n\n"
+        f"`{PACK_FILE}`: {pack.stat().st_size / 1e6:.1f} MB in ESPnet's pack format (config, checkpoint, "
+        "phone inventory, LLM tokenizer, base-LLM identity and the base LLM itself). Load it anywhere with "
+        f"`LLMSpeech2Text.from_pretrained(\"{PACK_FILE}\")` or decode with "
+        f"`python -m espnet_llm_entropy.bin.llm_asr_inference --model_tag {PACK_FILE} ...`.\n"
+    )
+
+
 def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
     """Assemble ``root/RESULTS.md`` from the files the steps wrote (atomic write)."""
     parts: List[str] = [
@@ -181,7 +196,7 @@ def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
                      + results_table(per_lang))
     for section in (_diagnosis_section(root), _curves_section(root), _gate_section(root),
                     _hallucination_section(root),
-                    _swap_section(root), _analysis_section(root)):
+                    _swap_section(root), _analysis_section(root), _pack_section(root)):
         if section:
             parts.append("\n" + section)
     if timings:

@@ -111,9 +111,20 @@ def test_four_stages_ran_with_hot_swaps_and_analysis(demo_dir):
     assert pngs and all(p.stat().st_size > 1000 for p in pngs)
 
 
+def test_final_model_is_packed_and_its_size_reported(demo_dir):
+    from espnet_llm_entropy.pipeline.demo_pipeline import PACK_FILE
+    from espnet_llm_entropy.speech2text import LLMSpeech2Text
+
+    pack = demo_dir / PACK_FILE
+    report = (demo_dir / "RESULTS.md").read_text()
+    assert "## Packed model" in report and f"{pack.stat().st_size / 1e6:.1f} MB" in report
+    s2t = LLMSpeech2Text.from_pretrained(pack, unpack_dir=demo_dir / "pack" / "unpacked")
+    assert s2t.packed.llm_dir is not None
+
+
 def test_rerun_skips_finished_steps(demo_dir, capsys):
     before = (demo_dir / "RESULTS.md").stat().st_mtime_ns
     demo_main(["--out_dir", str(demo_dir), "--num_train", "16", "--num_dev", "4", "--num_test", "4"])
     out = capsys.readouterr().out
-    assert out.count("already done") == 12
+    assert out.count("already done") == 13
     assert (demo_dir / "RESULTS.md").stat().st_mtime_ns == before
