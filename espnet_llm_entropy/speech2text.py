@@ -102,7 +102,11 @@ class LLMSpeech2Text:
         from espnet_llm_entropy.decoding import DecodingGuardConfig
         from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
 
+        from espnet_llm_entropy.train.checkpoint_files import check_checkpoint_file
+
         espnet_llm_entropy.register()
+        if asr_model_file is not None:  # a truncated file is named, not a bare torch error
+            check_checkpoint_file(asr_model_file, "asr_model_file")
         model, args = LLMASRTask.build_model_from_file(asr_train_config, asr_model_file, device)
         if not hasattr(model, "generate"):
             raise ValueError(

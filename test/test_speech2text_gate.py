@@ -130,3 +130,15 @@ def test_extreme_and_broken_audio(gate_config):
     broken[100] = np.nan
     with pytest.raises(ValueError, match="nan-utt"):
         s2t.batch([broken], keys=["nan-utt"])
+
+
+def test_truncated_model_file_is_named(gate_config, tmp_path):
+    from espnet_llm_entropy.speech2text import LLMSpeech2Text
+
+    torch.manual_seed(0)
+    good = tmp_path / "model.pth"
+    torch.save(LLMSpeech2Text(gate_config, None).model.state_dict(), good)
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="cut.pth"):
+        LLMSpeech2Text(gate_config, cut)
