@@ -6,6 +6,7 @@ without an ESPnet checkout.
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ def recipe(tmp_path) -> Path:
     d = tmp_path / "recipe"
     d.mkdir()
     stub = d / "asr.sh"
-    stub.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" > asr_args.txt\n')
+    stub.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" > asr_args.txt\n'
+                    'printf "%s\\n" "$@" "----" >> asr_calls.txt\n')
     stub.chmod(0o755)
     return d
 
@@ -163,3 +165,48 @@ def test_stage15_prepares_the_repository_from_the_stage14_pack(recipe):
     assert opts["--expdir"] == "exp"
     res = run_driver(recipe, "--stage", "15", "--stop_stage", "15", "--skip_upload_hf", "false")
     assert res.returncode == 2 and "--hf_repo" in res.stdout + res.stderr
+
+
+def _calls(recipe):
+    text = (recipe / "asr_calls.txt").read_text()
+    calls = [c.strip("\n").split("\n") for c in text.split("----\n") if c.strip()]
+    return [dict(zip(c[::2], c[1::2])) for c in calls]
+
+
+def test_gate_is_calibrated_on_dev_sets_between_stages_11_and_12(recipe):
+    """Stages up to 11, then calibrate_ctc_gate on the two dev dirs, then stage 12 on with the
+    chosen min_ctc_phones added to the user's --inference_args."""
+    fake_python = recipe / "fake_python"
+    fake_python.write_text(
+        '#!/usr/bin/env bash\n'
+        'if [ "$1" = "-m" ]; then echo "$@" > calibrate_args.txt; '
+        'while [ $# -gt 0 ]; do [ "$1" = "--output" ] && out=$2; shift; done; '
+        'echo \'{"calibration": {"min_ctc_phones": 3}}\' > "$out"; exit 0; fi\n'
+        f'exec {sys.executable} "$@"\n')
+    fake_python.chmod(0o755)
+    (recipe / "exp" / "llm_asr").mkdir(parents=True)
+    res = run_driver(recipe, "--python_exe", str(fake_python),
+                     "--gate_calibration_sets", "data/dev data/nonspeech_dev",
+                     "--inference_args", "--batch_size 4", "--valid_set", "dev", "--test_sets", "test",
+                     "--stop_stage", "12")
+    assert res.returncode == 0, res.stderr + res.stdout
+    first, second = _calls(recipe)
+    assert (first["--stage"], first["--stop_stage"]) == ("1", "11")
+    assert (second["--stage"], second["--stop_stage"]) == ("12", "12")
+    assert second["--inference_args"] == "--batch_size 4 --decoding_guard_conf min_ctc_phones=3"
+    calib = (recipe / "calibrate_args.txt").read_text().split()
+    assert calib[calib.index("--speech_dir") + 1] == "data/dev"
+    assert calib[calib.index("--nonspeech_dir") + 1] == "data/nonspeech_dev"
+    assert calib[calib.index("--output") + 1] == "exp/llm_asr/gate_calibration.json"
+
+
+def test_without_gate_calibration_asr_sh_runs_once(recipe):
+    res = run_driver(recipe, "--stage", "11", "--stop_stage", "12", "--valid_set", "dev")
+    assert res.returncode == 0, res.stderr + res.stdout
+    (only,) = _calls(recipe)
+    assert (only["--stage"], only["--stop_stage"], only["--inference_args"]) == ("11", "12", "")
+
+
+def test_gate_calibration_sets_needs_two_dirs(recipe):
+    res = run_driver(recipe, "--gate_calibration_sets", "data/dev", "--stage", "12")
+    assert res.returncode == 2 and "two data dirs" in res.stderr + res.stdout

@@ -42,6 +42,13 @@ Our options:
     --pack_llm BOOL        Stage 14 also packs the base LLM directory
                            (default false: the pack holds its tokenizer and
                            fingerprint; loading it then needs the LLM).
+    --gate_calibration_sets "SPEECH_DIR NONSPEECH_DIR"
+                           Before stage 12, choose the CTC-evidence gate's
+                           min_ctc_phones on these dev data dirs
+                           (python -m espnet_llm_entropy.bin.calibrate_ctc_gate,
+                           into <asr_exp>/gate_calibration.json) and decode
+                           with it. Never give a test set. Default: none (the
+                           inference config's value is used).
 
 Stage 14 (--skip_packing false) writes <asr_exp>/<name>_<model>.zip in ESPnet's
 pack format; stage 15 (--skip_upload_hf false --hf_repo USER/NAME) prepares
@@ -64,6 +71,8 @@ python_exe=python3
 compare_paradigms=false
 compare_paradigms_args=
 pack_llm=false
+gate_calibration_sets=
+inference_args=
 
 # asr.sh options read here (and passed on, or merged)
 stage=1
@@ -110,14 +119,17 @@ while [ $# -gt 0 ]; do
             ;;
     esac
     case "${name}" in
-        llm_dir|method_config|nonspeech_sets|python_exe|asr_args|skip_stages|compare_paradigms|compare_paradigms_args|pack_llm|skip_upload_hf|hf_repo)
+        llm_dir|method_config|nonspeech_sets|python_exe|asr_args|skip_stages|compare_paradigms|compare_paradigms_args|pack_llm|skip_upload_hf|hf_repo|gate_calibration_sets|inference_args)
             printf -v "${name}" '%s' "${value}"
             ;;
         python|token_type|post_process_local_data_opts|use_lm)
             log "Error: --${name} is set by $0; remove it from the command line"
             exit 2
             ;;
-        stage|stop_stage|skip_eval|lang|expdir|dumpdir|feats_type|asr_exp|asr_config|train_set|valid_set|test_sets|asr_stats_dir|speed_perturb_factors|inference_asr_model)
+        stage|stop_stage)
+            printf -v "${name}" '%s' "${value}"
+            ;;
+        skip_eval|lang|expdir|dumpdir|feats_type|asr_exp|asr_config|train_set|valid_set|test_sets|asr_stats_dir|speed_perturb_factors|inference_asr_model)
             printf -v "${name}" '%s' "${value}"
             passthrough+=("--${name}" "${value}")
             ;;
@@ -196,17 +208,47 @@ if [ -z "${asr_stats_dir}" ]; then
     fi
 fi
 
+run_asr_sh() {  # run_asr_sh FIRST_STAGE LAST_STAGE INFERENCE_ARGS
+    ./asr.sh \
+        --python "${python_prefix}" \
+        --token_type word \
+        --use_lm false \
+        --skip_upload_hf true \
+        --skip_stages "5 ${skip_stages}" \
+        --post_process_local_data_opts "${post_opts}" \
+        --asr_exp "${asr_exp}" \
+        --asr_args "${asr_args}" \
+        --stage "$1" \
+        --stop_stage "$2" \
+        --inference_args "$3" \
+        "${passthrough[@]}"
+}
+
 log "asr.sh through '${python_prefix}'; token list = phone inventory ${token_list}; exp: ${asr_exp}"
-./asr.sh \
-    --python "${python_prefix}" \
-    --token_type word \
-    --use_lm false \
-    --skip_upload_hf true \
-    --skip_stages "5 ${skip_stages}" \
-    --post_process_local_data_opts "${post_opts}" \
-    --asr_exp "${asr_exp}" \
-    --asr_args "${asr_args}" \
-    "${passthrough[@]}"
+if [ -n "${gate_calibration_sets}" ] && [ "${stage}" -le 12 ] && [ "${stop_stage}" -ge 12 ] \
+        && ! [[ " ${skip_stages} " =~ [[:space:]]12[[:space:]] ]]; then
+    read -r gate_speech gate_nonspeech gate_extra <<< "${gate_calibration_sets}"
+    if [ -z "${gate_nonspeech}" ] || [ -n "${gate_extra}" ]; then
+        log "Error: --gate_calibration_sets '${gate_calibration_sets}': expected two data dirs, dev speech and dev non-speech"
+        exit 2
+    fi
+    if [ "${stage}" -le 11 ]; then
+        run_asr_sh "${stage}" 11 "${inference_args}"
+    fi
+    log "Stage 12 (first): CTC-evidence gate calibrated on ${gate_speech} + ${gate_nonspeech} -> ${asr_exp}/gate_calibration.json"
+    if [ -f ./path.sh ]; then
+        # shellcheck disable=SC1091
+        . ./path.sh
+    fi
+    ${python_exe} -m espnet_llm_entropy.bin.calibrate_ctc_gate \
+        --asr_train_config "${asr_exp}/config.yaml" --asr_model_file "${asr_exp}/${inference_asr_model}" \
+        --speech_dir "${gate_speech}" --nonspeech_dir "${gate_nonspeech}" \
+        --output "${asr_exp}/gate_calibration.json"
+    min_ctc_phones=$(${python_exe} -c "from espnet_llm_entropy.decoding.gate_calibration import read_calibrated_threshold as r; print(r('${asr_exp}/gate_calibration.json'))")
+    run_asr_sh 12 "${stop_stage}" "${inference_args} --decoding_guard_conf min_ctc_phones=${min_ctc_phones}"
+else
+    run_asr_sh "${stage}" "${stop_stage}" "${inference_args}"
+fi
 
 # Stage 13, continued: hallucination tables next to ESPnet's scores
 if [ "${stage}" -le 13 ] && [ "${stop_stage}" -ge 13 ] && ! "${skip_eval}" \

@@ -24,6 +24,7 @@ llm_dir=data/local/tiny_llm     # built by local/data.sh (stage 1) unless it exi
     --llm_dir "${llm_dir}" \
     --method_config "${method_config}" \
     --nonspeech_sets nonspeech \
+    --gate_calibration_sets "data/${valid_set} data/nonspeech_dev" \
     --pack_llm true \
     --asr_config "${asr_config}" \
     --inference_config "${inference_config}" \

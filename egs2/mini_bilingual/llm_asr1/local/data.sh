@@ -3,7 +3,7 @@
 #
 # asr.sh stage 1: generate the bundled synthetic Mandarin/English corpus
 # (espnet_llm_entropy.bin.make_mini_corpus) into data/local/mini_corpus,
-# copy its Kaldi dirs to data/{train,dev,test,nonspeech}, and build the small
+# copy its Kaldi dirs to data/{train,dev,test,nonspeech,nonspeech_dev}, and build the small
 # corpus-matched LLM (espnet_llm_entropy.bin.make_tiny_llm: the training
 # transcripts plus template text, dev/test sentences kept out) into
 # data/local/tiny_llm unless --llm_dir names an existing model. The defaults
@@ -53,7 +53,7 @@ fi
 log "Mini corpus -> ${corpus}"
 python3 -m espnet_llm_entropy.bin.make_mini_corpus "${opts[@]}"
 
-for dset in train dev test nonspeech; do
+for dset in train dev test nonspeech nonspeech_dev; do
     utils/copy_data_dir.sh --validate_opts --non-print "${corpus}/${dset}" "data/${dset}"
 done
 
