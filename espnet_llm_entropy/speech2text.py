@@ -36,9 +36,6 @@ class Hypothesis:
     skipped: Optional[str] = None
 
 
-EMPTY_REASONS = ("too_short", "no_speech_evidence")
-
-
 @dataclass
 class PreparedBatch:
     """Waveforms ready for the encoder: mono, the model's rate, long enough.
@@ -176,29 +173,10 @@ class LLMSpeech2Text:
     def _min_samples(self) -> int:
         """Fewest waveform samples for which the encoder yields a frame (found once)."""
         if self._min_samples_cache is None:
-            low, high = 1, 4 * self.sample_rate  # the encoder needs far less than 4 s
+            from espnet_llm_entropy.tasks.encoder_frames import EncoderFrameCounter
 
-            from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
-
-            def frames(n: int) -> int:
-                speech = torch.zeros(1, n, device=self.device)
-                try:
-                    _, lengths = self.model.speech_encoder(
-                        speech, torch.tensor([n], device=self.device), augment=False
-                    )
-                except TooShortUttError:
-                    return 0
-                return int(lengths[0])
-
-            if frames(high) < 1:
-                raise ValueError(f"the encoder yields no frame even for {high} samples")
-            while low < high:  # smallest n with frames(n) >= 1
-                mid = (low + high) // 2
-                if frames(mid) >= 1:
-                    high = mid
-                else:
-                    low = mid + 1
-            self._min_samples_cache = low
+            counter = EncoderFrameCounter(self.model.speech_encoder)
+            self._min_samples_cache = counter.shortest_input(1, longest=4 * self.sample_rate)
         return self._min_samples_cache
 
     def _prepare(self, wave, rate: Optional[int], key: str) -> np.ndarray:
@@ -329,7 +307,7 @@ class LLMSpeech2Text:
 
         tok = self.model.tokenizer
         return Hypothesis(
-            text=text_from_token_ids(tok, ids, key).strip(),
+            text=text_from_token_ids(tok, ids, key),
             tokens=tok.convert_ids_to_tokens(ids),
             token_ids=ids,
             score=score,

@@ -30,6 +30,15 @@ def _reporter_types() -> list:
     return [datetime.timedelta, multiarray.scalar, np.dtype, *dtypes]
 
 
+def read_training_state(path: Path) -> Dict:
+    """An ESPnet ``checkpoint.pth`` (model, optimizers, reporter ...) loaded with
+    ``weights_only=True``: tensors and the reporter's plain types only, no code from the file."""
+    import torch
+
+    with torch.serialization.safe_globals(_reporter_types()):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def read_learning_curve(exp_dir: Path) -> List[Dict]:
     """One row per finished epoch of ``exp_dir``: epoch, update step and the valid metrics.
 
@@ -37,13 +46,10 @@ def read_learning_curve(exp_dir: Path) -> List[Dict]:
         FileNotFoundError: no ``checkpoint.pth`` (the training never finished an epoch).
         ValueError: a checkpoint without ESPnet reporter statistics.
     """
-    import torch
-
     path = Path(exp_dir) / "checkpoint.pth"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint (did {exp_dir}'s training finish an epoch?)")
-    with torch.serialization.safe_globals(_reporter_types()):  # no arbitrary code from the file
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_training_state(path)
     stats = (state.get("reporter") or {}).get("stats")
     if not isinstance(stats, dict):
         raise ValueError(f"{path}: no reporter statistics (not an ESPnet training checkpoint)")

@@ -25,7 +25,6 @@ preprocessor seeds from (seed, utterance id, epoch).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Tuple
@@ -35,7 +34,7 @@ import numpy as np
 from espnet_llm_entropy.augment.noise_bank import NoiseBank
 from espnet_llm_entropy.config_options import dataclass_from_mapping, is_number
 from espnet_llm_entropy.augment.robustness import crop_or_loop
-from espnet_llm_entropy.corpus.nonspeech_audio import NOISE_COLOURS, coloured_noise
+from espnet_llm_entropy.corpus.nonspeech_audio import NOISE_COLOURS, coloured_noise, scale_to_rms_dbfs
 
 OPTION_PREFIX = "nonspeech_examples_conf"
 SYNTHETIC_RATE = 16000  # coloured_noise's rate; only the sample count matters here
@@ -127,10 +126,6 @@ class NonSpeechExamples:
         if self.bank is not None and len(self.bank):
             recording = self.bank.load(int(rng.integers(len(self.bank))))
             noise = crop_or_loop(recording, num_samples, float(rng.random())).astype(np.float64)
-            noise = noise - noise.mean()
-            power = float(np.mean(noise**2))
-            if power <= 0.0:  # a silent stretch of the recording: silence it is
-                return np.zeros(num_samples, dtype=np.float32)
-            return (noise * (10 ** (level / 20.0) / math.sqrt(power))).astype(np.float32)
+            return scale_to_rms_dbfs(noise - noise.mean(), level)  # a silent stretch stays silent
         colour = NOISE_COLOURS[int(rng.integers(len(NOISE_COLOURS)))]
         return coloured_noise(rng, colour, num_samples / SYNTHETIC_RATE, level)[:num_samples]

@@ -167,29 +167,18 @@ def _collate_waves(items):
     return [uid for uid, _ in items], [data["speech"] for _, data in items]
 
 
-def empty_hypothesis():
-    from espnet_llm_entropy.speech2text import Hypothesis
-
-    return Hypothesis(text="", tokens=[], token_ids=[], score=0.0)
-
-
 def decode_one(s2t, uid: str, wave: np.ndarray):
-    """One utterance; too-short audio gives an empty result (ESPnet's asr_inference policy)."""
-    from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
+    """One utterance; empty audio gives an empty result (too-short audio too: the
+    recognizer returns one, ESPnet's asr_inference policy for ``TooShortUttError``)."""
+    from espnet_llm_entropy.speech2text import empty_hypothesis
 
-    seconds = wave.size / s2t.sample_rate
     if wave.size == 0:
         logger.warning("utterance %s: empty audio (0 samples); writing an empty hypothesis", uid)
-        return empty_hypothesis()
+        return empty_hypothesis("too_short")
     try:
         return s2t.batch([wave], keys=[uid])[0]
-    except TooShortUttError as exc:
-        logger.warning(
-            "utterance %s: %.3f s of audio is too short for the encoder (%s); writing an "
-            "empty hypothesis", uid, seconds, exc,
-        )
-        return empty_hypothesis()
     except Exception as exc:
+        seconds = wave.size / s2t.sample_rate
         raise RuntimeError(f"decoding utterance {uid} ({seconds:.3f} s of audio) failed: {exc}") from exc
 
 
@@ -267,7 +256,7 @@ def inference(args: argparse.Namespace) -> None:
                     best["token_int"][uid] = " ".join(map(str, hyp.token_ids))
                     best["score"][uid] = str(hyp.score)
                     best["text"][uid] = hyp.text
-                    if getattr(hyp, "ctc_phones", None) is not None:  # the gate's speech evidence
+                    if hyp.ctc_phones is not None:  # the gate's speech evidence
                         best["ctc_phones"][uid] = str(hyp.ctc_phones)
         os.replace(work / "1best_recog", final)
     finally:

@@ -20,6 +20,14 @@ def digital_silence(duration_s: float) -> np.ndarray:
     return np.zeros(int(round(duration_s * SAMPLE_RATE)), dtype=np.float32)
 
 
+def scale_to_rms_dbfs(signal: np.ndarray, level_dbfs: float) -> np.ndarray:
+    """``signal`` scaled to an RMS of ``level_dbfs`` (float32; a silent signal stays silent)."""
+    rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64))))
+    if rms == 0.0:
+        return signal.astype(np.float32)
+    return (signal * (10 ** (level_dbfs / 20.0) / rms)).astype(np.float32)
+
+
 def coloured_noise(
     rng: np.random.Generator, colour: str, duration_s: float, level_dbfs: float
 ) -> np.ndarray:
@@ -53,16 +61,7 @@ def coloured_noise(
         gain = np.zeros_like(freqs)
         gain[1:] = freqs[1:] ** (-exponent / 2.0)
         shaped = np.fft.irfft(spectrum * gain, n=n)
-    shaped = shaped - shaped.mean()
-    shaped *= 10 ** (level_dbfs / 20.0) / np.sqrt(np.mean(shaped**2))
-    return shaped.astype(np.float32)
-
-
-def _scale_to_rms(signal: np.ndarray, level_dbfs: float) -> np.ndarray:
-    rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64))))
-    if rms == 0.0:
-        return signal.astype(np.float32)
-    return (signal * (10 ** (level_dbfs / 20.0) / rms)).astype(np.float32)
+    return scale_to_rms_dbfs(shaped - shaped.mean(), level_dbfs)
 
 
 def tone_sequence(
@@ -90,7 +89,7 @@ def tone_sequence(
         note = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 5)) * envelope
         stop = min(start + note_len, n)
         out[start:stop] = note[: stop - start]
-    return _scale_to_rms(out, level_dbfs)
+    return scale_to_rms_dbfs(out, level_dbfs)
 
 
 def click_train(
@@ -141,4 +140,4 @@ def reversed_babble(
         wave = np.asarray(wave, dtype=np.float64)[::-1]
         start = int(rng.integers(wave.size))
         mix += wave[(start + np.arange(n)) % wave.size]
-    return _scale_to_rms(mix, level_dbfs)
+    return scale_to_rms_dbfs(mix, level_dbfs)

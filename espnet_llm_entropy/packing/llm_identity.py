@@ -11,7 +11,6 @@ directory is one clear error naming both sides.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
@@ -137,12 +136,10 @@ def check_llm_dir(llm_dir: Union[str, Path], identity: Dict[str, object], pack: 
 
 def tokenizer_mismatches(packed_tokenizer: Path, llm_dir: Path) -> List[str]:
     """Tokenizer files present in both the pack and ``llm_dir`` whose contents differ."""
-
-    def digest(path: Path) -> str:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+    from espnet_llm_entropy.train.atomic_files import sha256_of
 
     return [
         name for name in TOKENIZER_FILES
         if (packed_tokenizer / name).is_file() and (llm_dir / name).is_file()
-        and digest(packed_tokenizer / name) != digest(llm_dir / name)
+        and sha256_of(packed_tokenizer / name) != sha256_of(llm_dir / name)
     ]

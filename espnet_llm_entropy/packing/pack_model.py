@@ -202,8 +202,6 @@ def ensure_images(images: Path, model_file: Union[str, Path]) -> Path:
     """
     if images.exists():
         return images
-    import torch
-
     tmp = images.parent / f".tmp-{images.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -212,8 +210,10 @@ def ensure_images(images: Path, model_file: Union[str, Path]) -> Path:
     try:
         from espnet2.train.reporter import Reporter
 
+        from espnet_llm_entropy.analysis.learning_curves import read_training_state
+
         reporter = Reporter()
-        reporter.load_state_dict(torch.load(str(checkpoint), map_location="cpu", weights_only=False)["reporter"])
+        reporter.load_state_dict(read_training_state(checkpoint)["reporter"])
         reporter.matplotlib_plot(tmp)
     except FileNotFoundError:
         why = f"no {checkpoint} (the training's resume state holds the learning curves)"

@@ -17,7 +17,6 @@ training config with the paths that point into the pack made absolute.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -198,13 +197,11 @@ def extract_pack(archive: Union[str, Path], dest: Union[str, Path]) -> Path:
 
 def default_unpack_dir(archive: Path) -> Path:
     """Where a pack is extracted when no folder is given: a cache keyed by its content."""
-    digest = hashlib.sha256()
-    with open(archive, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    from espnet_llm_entropy.train.atomic_files import sha256_of
+
     cache = Path(os.environ.get("ESPNET_LLM_ENTROPY_CACHE", Path.home() / ".cache" / "espnet_llm_entropy"))
     stem = archive.name.split(".")[0]
-    return cache / "packs" / f"{stem}-{digest.hexdigest()[:16]}"
+    return cache / "packs" / f"{stem}-{sha256_of(archive)[:16]}"
 
 
 def read_unpacked(root: Path, source: Path) -> PackedModel:

@@ -65,6 +65,23 @@ class EncoderFrameCounter:
             return False
         return self.frames(n) >= need
 
+    def shortest_input(self, need: int = 1, longest: int = 64000) -> int:
+        """The shortest input length that gives at least ``need`` frames (binary search).
+
+        Raises:
+            ValueError: not even ``longest`` gives ``need`` frames.
+        """
+        if self.frames(longest) < need:
+            raise ValueError(f"the encoder yields fewer than {need} frame(s) even for {longest} samples")
+        low, high = 1, longest
+        while low < high:
+            mid = (low + high) // 2
+            if self.frames(mid) >= need:
+                high = mid
+            else:
+                low = mid + 1
+        return low
+
     def _grid_around(self, n: int):
         """The grid lengths ``low <= n <= high`` (``high`` None when ``n`` is on the grid)."""
         k = math.floor(math.log(n) / math.log(self.grid_ratio))

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 import torch
+
+from espnet_llm_entropy.analysis.learning_curves import read_training_state
 import yaml
 
 import espnet_llm_entropy
@@ -53,14 +55,14 @@ def pretrained(tiny_exp):
 def test_phoneme_ctc_training_reports_per_and_resumes(pretrained, tiny_exp, tmp_path):
     log = (pretrained / "train.log") if (pretrained / "train.log").exists() else None
     assert (pretrained / "checkpoint.pth").exists() and (pretrained / "1epoch.pth").exists()
-    states = torch.load(pretrained / "checkpoint.pth", weights_only=False)
+    states = read_training_state(pretrained / "checkpoint.pth")
     assert "per" in states["reporter"]["stats"][1]["valid"]
     assert log is None or "loss_cr" in log.read_text()
     # resume (in a copy): a second call with max_epoch 2 continues from epoch 1
     copy = tmp_path / "resumed"
     shutil.copytree(pretrained, copy, symlinks=True)
     _train_pretrain(tiny_exp, copy, 2)
-    states = torch.load(copy / "checkpoint.pth", weights_only=False)
+    states = read_training_state(copy / "checkpoint.pth")
     assert sorted(states["reporter"]["stats"]) == [1, 2]
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from espnet_llm_entropy.analysis.learning_curves import read_training_state
 from espnet_llm_entropy.pipeline import espnet_steps
 from espnet_llm_entropy.train.atomic_files import read_jsonl
 from espnet_llm_entropy.train.encoder_versions import load_encoder_version, read_published_versions
@@ -31,7 +32,7 @@ def test_pretraining_publishes_versions_with_complete_records(pretrained_setup):
     published = [row["published_version"] for row in trace if row["published_version"]]
     assert published == [r.version for r in records]
     # CKA went through ESPnet's reporter (train.log / checkpoint stats)
-    ckpt = torch.load(setup.stage_dir("pretrain") / "checkpoint.pth", weights_only=False)
+    ckpt = read_training_state(setup.stage_dir("pretrain") / "checkpoint.pth")
     assert "cka_to_reference" in ckpt["reporter"]["stats"][2]["train"]  # checks at steps 3-5
     # the published final version is the encoder of the last epoch's model
     last = torch.load(setup.stage_dir("pretrain") / "2epoch.pth", weights_only=True)
@@ -67,7 +68,7 @@ def test_ia_sft_replay_then_joint_sft(aligned_setup):
     assert all(torch.equal(final[k], v) for k, v in _encoder_part(model).items())
 
     run_stage(setup, "joint_sft")
-    ckpt = torch.load(setup.stage_dir("joint_sft") / "checkpoint.pth", weights_only=False)
+    ckpt = read_training_state(setup.stage_dir("joint_sft") / "checkpoint.pth")
     drift = [ckpt["reporter"]["stats"][e]["valid"]["encoder_drift_cka"] for e in (1, 2)]
     assert all(0.0 < d < 1.0 for d in drift)
     guard = json.loads((setup.stage_dir("joint_sft") / "drift_guard.json").read_text())
@@ -115,6 +116,6 @@ def test_drift_guard_stop_ends_joint_sft(aligned_setup, tmp_path):
     stop.stage_args["joint_sft"] = stop.stage_args["joint_sft"] + [
         "--max_epoch", "3", "--drift_conf", "action=stop"]
     run_stage(stop, "joint_sft")
-    ckpt = torch.load(stop.stage_dir("joint_sft") / "checkpoint.pth", weights_only=False)
+    ckpt = read_training_state(stop.stage_dir("joint_sft") / "checkpoint.pth")
     counts = {e: s["train"]["total_count"] for e, s in ckpt["reporter"]["stats"].items()}
     assert counts[1] == 3 and max(counts) == 2 and counts[2] == 3  # epoch 2 trained no step, then ESPnet stopped

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import torch
 
+from espnet_llm_entropy.analysis.learning_curves import read_training_state
 from espnet_llm_entropy.pipeline import espnet_steps
 from espnet_llm_entropy.train.atomic_files import read_jsonl
 from espnet_llm_entropy.train.four_stage_pipeline import run_four_stages, run_stage
@@ -65,7 +66,7 @@ def test_kill_9_during_ia_sft_then_resume_gives_the_same_history(aligned_setup, 
     os.kill(proc.pid, signal.SIGKILL)
     proc.join()
     assert proc.exitcode == -signal.SIGKILL
-    ckpt = torch.load(killed.stage_dir("ia_sft") / "checkpoint.pth", weights_only=False)
+    ckpt = read_training_state(killed.stage_dir("ia_sft") / "checkpoint.pth")
     assert max(ckpt["reporter"]["stats"]) < 4  # killed before the end
 
     run_stage(killed, "ia_sft")  # ESPnet --resume true
