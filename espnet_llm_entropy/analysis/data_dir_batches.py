@@ -5,7 +5,7 @@ its own preprocessor (phone inventory, LLM tokenizer), so the raw audio and
 transcript are read once here and every experiment turns them into its own
 padded tensors (:func:`collate_for_experiment`). Audio is read with ESPnet's
 ``SoundScpReader`` (the reader behind ``wav.scp,speech,sound``), transcripts
-with :func:`espnet_llm_entropy.evaluation.kaldi_files.read_kaldi_text`.
+with :func:`espnet_llm_entropy.fileio.kaldi_map.read_kaldi_text`.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def iterate_raw_batches(
     """
     from espnet2.fileio.sound_scp import SoundScpReader
 
-    from espnet_llm_entropy.evaluation.kaldi_files import read_kaldi_text
+    from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -38,7 +38,8 @@ def oracle_items(args, data_dir: Path, frame_rate: float = ENCODER_FRAME_RATE) -
     Durations come from ``utt2dur`` (or the audio headers); phones and LLM
     tokens from the experiment's own inference-mode preprocessor.
     """
-    from espnet_llm_entropy.evaluation.kaldi_files import durations_from_wav_scp, read_kaldi_text, read_utt2dur
+    from espnet_llm_entropy.evaluation.kaldi_files import durations_from_wav_scp, read_utt2dur
+    from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
     from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
 
     data_dir = Path(data_dir)
@@ -86,7 +87,7 @@ def oracle_error_rates(
     import torch
 
     from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
-    from espnet_llm_entropy.text.atomic_file import atomic_write_text
+    from espnet_llm_entropy.fileio.atomic import write_text_atomic
 
     args = sft_exp if isinstance(sft_exp, Namespace) else load_training_args(sft_exp)
     args = Namespace(**{**vars(args), "llm_conf": {**args.llm_conf, **(llm_conf or {})}})
@@ -101,7 +102,7 @@ def oracle_error_rates(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     hyp_file = out_dir / "oracle_hyp.txt"
-    atomic_write_text(hyp_file, "".join(f"{u} {hyps[u]}\n" for u in sorted(hyps)))
+    write_text_atomic(hyp_file, "".join(f"{u} {hyps[u]}\n" for u in sorted(hyps)))
     # utterances with an empty transcript have no oracle item: they count as empty output
     scores = score_by_language(Path(test_dir) / "text", hyp_file, Path(test_dir) / "utt2lang",
                                allow_missing=True)
@@ -131,7 +132,7 @@ def diagnose_errors(
     """
     from espnet_llm_entropy.llm.template_lm import read_kaldi_transcripts
     from espnet_llm_entropy.llm.tiny_lm import text_perplexity
-    from espnet_llm_entropy.text.atomic_file import atomic_write_text
+    from espnet_llm_entropy.fileio.atomic import write_text_atomic
 
     out_dir = Path(out_dir)
     logging.info("diagnosis (a): phone error rate of %s on %s", pretrain_exp, test_dir)
@@ -149,5 +150,5 @@ def diagnose_errors(
         "b_oracle_encoder": oracle,
         "c_full_model": full_model_scores,
     }
-    atomic_write_text(out_dir / "diagnosis.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    write_text_atomic(out_dir / "diagnosis.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     return result

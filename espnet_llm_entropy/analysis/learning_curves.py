@@ -125,12 +125,12 @@ def plot_learning_curves(curves: Dict[str, List[Dict]], path: Path) -> Optional[
 
 def write_learning_curves(stage_exps: Mapping[str, Path], out_dir: Path) -> Dict[str, Optional[str]]:
     """``learning_curves.json`` and ``learning_curves.png`` into ``out_dir``; returns their paths."""
-    from espnet_llm_entropy.text.atomic_file import atomic_write_text
+    from espnet_llm_entropy.fileio.atomic import write_text_atomic
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     curves = stage_curves(stage_exps)
     json_path = out_dir / "learning_curves.json"
-    atomic_write_text(json_path, json.dumps(curves, indent=1) + "\n")
+    write_text_atomic(json_path, json.dumps(curves, indent=1) + "\n")
     png = plot_learning_curves(curves, out_dir / "learning_curves.png")
     return {"json": str(json_path), "png": str(png) if png else None}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from espnet_llm_entropy.analysis.experiment_metrics import representation_order
-from espnet_llm_entropy.train.atomic_files import write_bytes_atomic
+from espnet_llm_entropy.fileio.atomic import write_bytes_atomic
 
 
 def _pyplot():

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Union
 
 from espnet_llm_entropy.analysis.analysis_run import AnalysisOptions, run_analysis
-from espnet_llm_entropy.text.atomic_file import atomic_write_text as write_text_atomic
+from espnet_llm_entropy.fileio.atomic import write_text_atomic
 
 METRICS_FILE = "metrics.json"
 SUMMARY_FILE = "summary.md"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List
 
-from espnet_llm_entropy.train.atomic_files import read_jsonl
+from espnet_llm_entropy.fileio.jsonl import read_jsonl
 
 #: trace kind -> file name inside the experiment dir
 TRACE_FILES = {

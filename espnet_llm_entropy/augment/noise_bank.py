@@ -17,6 +17,8 @@ from typing import Dict, List, Union
 
 import numpy as np
 
+from espnet_llm_entropy.fileio.kaldi_map import iter_kaldi_map
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,41 +53,24 @@ def read_noise_scp(scp: Union[str, Path]) -> List[NoiseEntry]:
         FileNotFoundError: the scp itself, or a file named on one of its lines,
             does not exist (the message names the scp and the line).
         ValueError: a line does not have two fields, an id repeats, or the list
-            is empty.
+            is empty (a :class:`~espnet_llm_entropy.fileio.kaldi_map.KaldiFileError`
+            for a bad line).
     """
     scp = Path(scp)
-    if not scp.is_file():
-        raise FileNotFoundError(f"noise list (noise_scp) {scp} does not exist")
     entries: List[NoiseEntry] = []
-    seen: Dict[str, int] = {}
-    with scp.open(encoding="utf-8") as f:
-        for line_no, raw in enumerate(f, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            fields = line.split(maxsplit=1)
-            if len(fields) != 2:
-                raise ValueError(
-                    f"{scp}:{line_no}: expected '<noise-id> <path>', got {line!r}"
-                )
-            noise_id, path_str = fields[0], fields[1].strip()
-            if path_str.endswith("|"):
-                raise ValueError(
-                    f"{scp}:{line_no}: piped commands are not supported in a noise "
-                    f"list; give an audio file path (got {path_str!r})"
-                )
-            if noise_id in seen:
-                raise ValueError(
-                    f"{scp}:{line_no}: noise id {noise_id!r} already used on line "
-                    f"{seen[noise_id]}"
-                )
-            path = Path(path_str)
-            if not path.is_file():
-                raise FileNotFoundError(
-                    f"{scp}:{line_no}: noise file {path} (id {noise_id!r}) does not exist"
-                )
-            seen[noise_id] = line_no
-            entries.append(NoiseEntry(noise_id, path, line_no))
+    lines = iter_kaldi_map(scp, "noise list (noise_scp)", "noise-id", "path", blank_lines="skip", comments=True)
+    for line in lines:
+        if line.value.endswith("|"):
+            raise ValueError(
+                f"{scp}:{line.line_number}: piped commands are not supported in a noise "
+                f"list; give an audio file path (got {line.value!r})"
+            )
+        path = Path(line.value)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{scp}:{line.line_number}: noise file {path} (id {line.key!r}) does not exist"
+            )
+        entries.append(NoiseEntry(line.key, path, line.line_number))
     if not entries:
         raise ValueError(f"noise list (noise_scp) {scp} has no entries")
     return entries

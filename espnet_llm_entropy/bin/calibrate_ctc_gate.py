@@ -49,13 +49,13 @@ def main(cmd: Optional[List[str]] = None) -> dict:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     from espnet_llm_entropy.decoding.gate_calibration import calibrate_gate
     from espnet_llm_entropy.speech2text import LLMSpeech2Text
-    from espnet_llm_entropy.text.atomic_file import atomic_write_text
+    from espnet_llm_entropy.fileio.atomic import write_text_atomic
 
     s2t = LLMSpeech2Text(args.asr_train_config, args.asr_model_file,
                          device="cuda" if args.ngpu > 0 else "cpu")
     result = calibrate_gate(s2t, args.speech_dir, args.nonspeech_dir, args.max_speech_gated,
                             args.batch_size)
-    atomic_write_text(args.output, json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    write_text_atomic(args.output, json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     c = result["calibration"]
     print(f"min_ctc_phones = {c['min_ctc_phones']}: dev speech gated {c['speech_gated']}/"
           f"{c['num_speech']} (fewest phones {c['speech_min_phones']}), dev non-speech passed "

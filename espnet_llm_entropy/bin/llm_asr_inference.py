@@ -144,22 +144,15 @@ def utterances_to_decode(scp: str, key_file: Optional[str]) -> List[str]:
 
 
 def read_audio_list_ids(key_file: str) -> Dict[str, int]:
-    """First column of a key file (``key.N.scp``: usually ``<utt-id> <path>``) -> line number."""
-    ids: Dict[str, int] = {}
-    with open(key_file, "rb") as stream:
-        for line_no, raw in enumerate(stream, start=1):
-            try:
-                fields = raw.decode("utf-8").split(maxsplit=1)
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{key_file}:{line_no}: not UTF-8 text ({err.reason})") from err
-            if not fields:
-                continue
-            if fields[0] in ids:
-                raise ValueError(
-                    f"{key_file}:{line_no}: utterance id {fields[0]!r} repeated (first on line {ids[fields[0]]})"
-                )
-            ids[fields[0]] = line_no
-    return ids
+    """First column of a key file (``key.N.scp``: usually ``<utt-id> <path>``) -> line number.
+
+    Raises:
+        KaldiFileError (a ValueError): bytes that are not UTF-8 or a repeated id (names file and line).
+    """
+    from espnet_llm_entropy.fileio.kaldi_map import iter_kaldi_map
+
+    lines = iter_kaldi_map(key_file, "key", "utterance id", "audio path", allow_empty_value=True, blank_lines="skip")
+    return {line.key: line.line_number for line in lines}
 
 
 def _collate_waves(items):

@@ -13,12 +13,7 @@ import logging
 import sys
 from typing import Iterator, List, Optional
 
-from espnet_llm_entropy.text.kaldi_text import (
-    DuplicateIdTracker,
-    KaldiTextError,
-    iter_raw_lines,
-    parse_kaldi_text_line,
-)
+from espnet_llm_entropy.fileio.kaldi_map import KaldiFileError, iter_kaldi_text
 from espnet_llm_entropy.text.phone_inventory import PhoneInventory
 
 EPILOG = """\
@@ -50,15 +45,10 @@ def iter_phone_sequences(path: str) -> Iterator[List[str]]:
     """Phones of each line of a phone text file.
 
     Raises:
-        KaldiTextError: naming the file and line of a malformed line.
+        KaldiFileError: naming the file and line of a malformed line.
     """
-    tracker = DuplicateIdTracker(path)
-    for line_number, line in iter_raw_lines(path):
-        if isinstance(line, KaldiTextError):
-            raise line
-        entry = parse_kaldi_text_line(line, path, line_number)
-        tracker.check(entry)
-        yield entry.transcript.split()
+    for entry in iter_kaldi_text(path):
+        yield entry.value.split()
 
 
 def main(cmd: Optional[List[str]] = None) -> None:
@@ -77,7 +67,7 @@ def main(cmd: Optional[List[str]] = None) -> None:
 
     try:
         inventory = PhoneInventory.build(all_sequences(), sos_eos=args.sos_eos)
-    except (OSError, KaldiTextError) as err:
+    except (OSError, KaldiFileError) as err:
         log.error("%s", err)
         sys.exit(1)
     inventory.save(args.out_path)

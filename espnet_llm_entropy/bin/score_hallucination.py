@@ -38,14 +38,11 @@ from espnet_llm_entropy.evaluation.hallucination import (
     nonspeech_report,
 )
 from espnet_llm_entropy.evaluation.hypothesis_ids import check_hypothesis_ids, id_sample
-from espnet_llm_entropy.evaluation.kaldi_files import (
-    durations_from_wav_scp,
-    read_kaldi_text,
-    read_utt2dur,
-    write_text_atomic,
-)
+from espnet_llm_entropy.evaluation.kaldi_files import durations_from_wav_scp, read_utt2dur
 from espnet_llm_entropy.evaluation.report_table import hallucination_markdown
 from espnet_llm_entropy.evaluation.text_units import UNIT_TYPES
+from espnet_llm_entropy.fileio.atomic import write_text_atomic
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
 
 logger = logging.getLogger("score_hallucination")
 

@@ -27,7 +27,7 @@ from espnet_llm_entropy.comparison.aggregate import (
     read_run_metrics,
 )
 from espnet_llm_entropy.comparison.metric_catalog import METRIC_BY_KEY
-from espnet_llm_entropy.text.atomic_file import atomic_write_text
+from espnet_llm_entropy.fileio.atomic import write_text_atomic
 
 COMPARISON_JSON = "comparison.json"
 COMPARISON_MD = "comparison.md"
@@ -216,9 +216,9 @@ def write_comparison_report(
         outputs += write_comparison_plots(out_dir, aggregated, runs)
     document = {"runs_dir": str(runs_dir), "aggregated": aggregated, "claims": claims}
     json_path = out_dir / COMPARISON_JSON
-    atomic_write_text(json_path, json.dumps(json_safe(document), indent=1, allow_nan=False) + "\n")
+    write_text_atomic(json_path, json.dumps(json_safe(document), indent=1, allow_nan=False) + "\n")
     md_path = out_dir / COMPARISON_MD
     plot_names = [p.name for p in outputs]
-    atomic_write_text(md_path, comparison_markdown(aggregated, claims, plot_files=plot_names, **markdown_kwargs))
+    write_text_atomic(md_path, comparison_markdown(aggregated, claims, plot_files=plot_names, **markdown_kwargs))
     outputs += [json_path, md_path]
     return {"aggregated": aggregated, "claims": claims, "outputs": outputs}

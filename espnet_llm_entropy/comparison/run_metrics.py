@@ -24,8 +24,8 @@ from espnet_llm_entropy.comparison.paradigm_training import final_model, stage_d
 from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace
 from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
 from espnet_llm_entropy.pipeline import espnet_steps
-from espnet_llm_entropy.text.atomic_file import atomic_write_text
-from espnet_llm_entropy.train.atomic_files import read_jsonl
+from espnet_llm_entropy.fileio.atomic import write_text_atomic
+from espnet_llm_entropy.fileio.jsonl import read_jsonl
 
 METRICS_FILE = "metrics.json"
 _TRAINABLE_RE = re.compile(r"training stage (\w+): trainable elements per group (\{.*\})")
@@ -189,5 +189,5 @@ def evaluate_run(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec, see
     decode_and_score(ws, run_dir, spec, batch_size)
     analyze_run(ws, run_dir, spec, phone_aligner, max_utts)
     result = collect_run_metrics(run_dir, spec, seed, ws)
-    atomic_write_text(run_dir / METRICS_FILE, json.dumps(result, indent=1, ensure_ascii=False))
+    write_text_atomic(run_dir / METRICS_FILE, json.dumps(result, indent=1, ensure_ascii=False))
     return result

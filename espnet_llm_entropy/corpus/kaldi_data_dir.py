@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Sequence
 
-from espnet_llm_entropy.corpus.atomic_paths import install_directory, make_temporary_sibling_dir
+from espnet_llm_entropy.fileio.atomic import install_directory, make_temporary_sibling_dir
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_map
 
 REQUIRED_FILES = ("wav.scp", "text", "utt2spk", "spk2utt")
 
@@ -97,26 +98,6 @@ def write_kaldi_data_dir(
     for name, content in contents.items():
         (tmp / name).write_text(content, encoding="utf-8")
     install_directory(tmp, final_dir)
-
-
-def read_kaldi_map(path: Path, allow_empty_value: bool = False) -> Dict[str, str]:
-    """Read a two-column Kaldi file into {key: value}, in file order.
-
-    Raises:
-        ValueError: naming the file and line of a malformed or duplicate key.
-    """
-    out: Dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, 1):
-            parts = raw.rstrip("\n").split(maxsplit=1)
-            if not parts:
-                raise ValueError(f"{path}:{lineno}: empty line")
-            if len(parts) == 1 and not allow_empty_value:
-                raise ValueError(f"{path}:{lineno}: expected '<key> <value>', got {raw.rstrip()!r}")
-            if parts[0] in out:
-                raise ValueError(f"{path}:{lineno}: duplicate key {parts[0]!r}")
-            out[parts[0]] = parts[1] if len(parts) == 2 else ""
-    return out
 
 
 def check_kaldi_data_dir(data_dir: Path) -> List[str]:

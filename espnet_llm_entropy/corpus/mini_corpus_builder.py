@@ -30,12 +30,6 @@ import numpy as np
 from tqdm import tqdm
 
 from espnet_llm_entropy.corpus.an4_archive import read_an4_archive
-from espnet_llm_entropy.corpus.atomic_paths import (
-    install_directory,
-    make_temporary_sibling_dir,
-    remove_stale_temporaries,
-    write_text_atomic,
-)
 from espnet_llm_entropy.corpus.corpus_config import (
     AN4_ARCHIVE_NAME,
     SPEECH_SPLITS,
@@ -52,7 +46,6 @@ from espnet_llm_entropy.corpus.espeak_synthesis import (
 from espnet_llm_entropy.corpus.kaldi_data_dir import (
     DataDirEntry,
     check_kaldi_data_dir,
-    read_kaldi_map,
     write_kaldi_data_dir,
 )
 from espnet_llm_entropy.corpus.nonspeech_set import (
@@ -64,6 +57,13 @@ from espnet_llm_entropy.corpus.nonspeech_set import (
 from espnet_llm_entropy.corpus.speaker_profiles import VOICE_VARIANTS
 from espnet_llm_entropy.corpus.speech_planning import PlannedUtterance, plan_speech_splits
 from espnet_llm_entropy.corpus.wav_io import SAMPLE_RATE, parse_pcm16_wav_bytes, write_pcm16_wav
+from espnet_llm_entropy.fileio.atomic import (
+    install_directory,
+    make_temporary_sibling_dir,
+    remove_stale_temporaries,
+    write_text_atomic,
+)
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_map
 
 logger = logging.getLogger(__name__)
 

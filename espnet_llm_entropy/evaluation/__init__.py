@@ -18,12 +18,8 @@ from espnet_llm_entropy.evaluation.hallucination import (
     is_hallucination,
     nonspeech_report,
 )
-from espnet_llm_entropy.evaluation.kaldi_files import (
-    durations_from_wav_scp,
-    read_kaldi_text,
-    read_utt2dur,
-    write_text_atomic,
-)
+from espnet_llm_entropy.evaluation.kaldi_files import durations_from_wav_scp, read_utt2dur
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
 from espnet_llm_entropy.evaluation.length_ratio import summarize_length_ratios
 from espnet_llm_entropy.evaluation.report_table import (
     hallucination_markdown,
@@ -47,7 +43,6 @@ __all__ = [
     "durations_from_wav_scp",
     "read_kaldi_text",
     "read_utt2dur",
-    "write_text_atomic",
     "summarize_length_ratios",
     "hallucination_markdown",
     "markdown_from_results",

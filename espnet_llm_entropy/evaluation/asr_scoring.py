@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 from espnet_llm_entropy.evaluation.alignment import error_rate
 from espnet_llm_entropy.evaluation.hypothesis_ids import check_hypothesis_ids
-from espnet_llm_entropy.evaluation.kaldi_files import read_kaldi_text
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
 
 UNIT_BY_LANGUAGE = {"zh": ("char", "CER"), "en": ("word", "WER"), "cs": ("mixed", "MER")}
 ALL = ("mixed", "MER")

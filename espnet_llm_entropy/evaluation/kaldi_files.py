@@ -1,8 +1,8 @@
-"""Kaldi-style data files for scoring: ``text``, ``utt2dur``, ``wav.scp``,
-and atomic writing of results.
+"""Kaldi-style data files for scoring: ``text``, ``utt2dur``, ``wav.scp``.
 
 All readers report bad input (including bytes that are not UTF-8) with
-the file name and the 1-based line.
+the file name and the 1-based line; they are built on
+:mod:`espnet_llm_entropy.fileio.kaldi_map`, where ``read_kaldi_text`` lives.
 """
 
 from __future__ import annotations
@@ -15,42 +15,12 @@ from typing import Dict, Union
 
 from tqdm import tqdm
 
-from espnet_llm_entropy.text.atomic_file import atomic_write_text
-from espnet_llm_entropy.text.kaldi_text import KaldiTextError, iter_raw_lines
-from espnet_llm_entropy.text.kaldi_text import read_kaldi_text as read_text_entries
+from espnet_llm_entropy.fileio.kaldi_map import iter_kaldi_map
 
 logger = logging.getLogger(__name__)
 
 PathLike = Union[str, Path]
 _ARK_OFFSET = re.compile(r".+\.ark:\d+$")
-
-
-def _lines(path: PathLike, what: str):
-    """Non-blank lines as (1-based number, text); bytes that are not UTF-8 are an error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file {path} does not exist")
-    for line_no, line in iter_raw_lines(path):
-        if isinstance(line, KaldiTextError):
-            raise line
-        if line.strip():
-            yield line_no, line
-
-
-def read_kaldi_text(path: PathLike) -> Dict[str, str]:
-    """Read ``<utt-id> <transcript>`` lines (a line with only the id is an empty transcript).
-
-    The rules of :mod:`espnet_llm_entropy.text.kaldi_text`, the same as
-    ``text_to_phones``: blank lines, lines starting with whitespace (no
-    id), bytes that are not UTF-8 and repeated ids are errors.
-
-    Raises:
-        FileNotFoundError: missing file.
-        KaldiTextError (a ValueError): a bad line, naming the file and line.
-    """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"text file {path} does not exist")
-    return {entry.utt_id: entry.transcript for entry in read_text_entries(path)}
 
 
 def read_utt2dur(path: PathLike) -> Dict[str, float]:
@@ -61,11 +31,10 @@ def read_utt2dur(path: PathLike) -> Dict[str, float]:
             finite number >= 0, or a repeated id (names file and line).
     """
     durations: Dict[str, float] = {}
-    for line_no, line in _lines(path, "utt2dur"):
-        fields = line.split()
-        if len(fields) != 2:
-            raise ValueError(f"{path}:{line_no}: expected '<utt-id> <seconds>', got {line!r}")
-        uid, value = fields
+    for entry in iter_kaldi_map(path, "utt2dur", "utt-id", "seconds", blank_lines="skip"):
+        line_no, uid, value = entry.line_number, entry.key, entry.value
+        if len(value.split()) != 1:
+            raise ValueError(f"{path}:{line_no}: expected '<utt-id> <seconds>', got {uid} {value!r}")
         try:
             seconds = float(value)
         except ValueError:
@@ -74,8 +43,6 @@ def read_utt2dur(path: PathLike) -> Dict[str, float]:
             raise ValueError(
                 f"{path}:{line_no}: duration of {uid!r} must be a number >= 0, got {value!r}"
             )
-        if uid in durations:
-            raise ValueError(f"{path}:{line_no}: utterance id {uid!r} repeated")
         durations[uid] = seconds
     return durations
 
@@ -102,27 +69,19 @@ def durations_from_wav_scp(path: PathLike) -> Dict[str, float]:
         ValueError: malformed line, piped command, repeated id, or unreadable
             audio (names file and line).
     """
-    entries = []
-    for line_no, line in _lines(path, "wav.scp"):
-        fields = line.strip().split(maxsplit=1)
-        if len(fields) != 2:
-            raise ValueError(f"{path}:{line_no}: expected '<utt-id> <audio path>', got {line!r}")
-        if fields[1].rstrip().endswith("|"):
+    entries = list(iter_kaldi_map(path, "wav.scp", "utt-id", "audio path", blank_lines="skip"))
+    for entry in entries:
+        if entry.value.endswith("|"):
             raise ValueError(
-                f"{path}:{line_no}: piped command in wav.scp is not supported; "
+                f"{path}:{entry.line_number}: piped command in wav.scp is not supported; "
                 "pass --utt2dur instead (e.g. from utils/data/get_utt2dur.sh)"
             )
-        entries.append((line_no, fields[0], fields[1].strip()))
     durations: Dict[str, float] = {}
-    for line_no, uid, location in tqdm(entries, desc="durations", unit="utt", disable=None):
-        if uid in durations:
-            raise ValueError(f"{path}:{line_no}: utterance id {uid!r} repeated")
+    for line_no, uid, location in tqdm(
+        [(e.line_number, e.key, e.value) for e in entries], desc="durations", unit="utt", disable=None
+    ):
         try:
             durations[uid] = _audio_duration(location)
         except Exception as exc:  # soundfile / kaldiio raise several types
             raise ValueError(f"{path}:{line_no}: cannot read audio {location!r}: {exc}") from exc
     return durations
-
-
-# one atomic text writer for the whole package
-write_text_atomic = atomic_write_text

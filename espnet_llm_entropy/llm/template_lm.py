@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Union
 
 from espnet_llm_entropy.corpus.lm_text import sample_lm_sentences
-from espnet_llm_entropy.evaluation.kaldi_files import read_kaldi_text
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
 from espnet_llm_entropy.llm.tiny_lm import (
     TinyLMConfig,
     build_causal_lm,

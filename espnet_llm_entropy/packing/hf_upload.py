@@ -188,7 +188,7 @@ def prepare_repository(pack: Path, repo_dir: Path, info: CardInfo) -> Path:
 
     A ``.git`` folder already there (a clone) is kept.
     """
-    from espnet_llm_entropy.corpus.atomic_paths import install_directory, make_temporary_sibling_dir
+    from espnet_llm_entropy.fileio.atomic import install_directory, make_temporary_sibling_dir
 
     tmp = make_temporary_sibling_dir(repo_dir)
     try:

@@ -136,7 +136,7 @@ def check_llm_dir(llm_dir: Union[str, Path], identity: Dict[str, object], pack: 
 
 def tokenizer_mismatches(packed_tokenizer: Path, llm_dir: Path) -> List[str]:
     """Tokenizer files present in both the pack and ``llm_dir`` whose contents differ."""
-    from espnet_llm_entropy.train.atomic_files import sha256_of
+    from espnet_llm_entropy.fileio.atomic import sha256_of
 
     return [
         name for name in TOKENIZER_FILES

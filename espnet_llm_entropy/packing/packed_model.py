@@ -197,7 +197,7 @@ def extract_pack(archive: Union[str, Path], dest: Union[str, Path]) -> Path:
 
 def default_unpack_dir(archive: Path) -> Path:
     """Where a pack is extracted when no folder is given: a cache keyed by its content."""
-    from espnet_llm_entropy.train.atomic_files import sha256_of
+    from espnet_llm_entropy.fileio.atomic import sha256_of
 
     cache = Path(os.environ.get("ESPNET_LLM_ENTROPY_CACHE", Path.home() / ".cache" / "espnet_llm_entropy"))
     stem = archive.name.split(".")[0]

@@ -43,7 +43,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from espnet2.iterators.abs_iter_factory import AbsIterFactory
 
-from espnet_llm_entropy.text.kaldi_text import KaldiTextError, iter_raw_lines
+from espnet_llm_entropy.fileio.kaldi_map import KaldiFileError, iter_raw_lines
 from espnet_llm_entropy.text.unknown_symbols import (
     UnknownSymbolsError,
     UnknownSymbolTally,
@@ -175,7 +175,7 @@ def _read_transcripts(path: str, wanted: set, problems: List[str]) -> Dict[str, 
     """id -> (line number, transcript) of a Kaldi text file; undecodable lines go to ``problems``."""
     out: Dict[str, Tuple[int, str]] = {}
     for number, line in iter_raw_lines(path):
-        if isinstance(line, KaldiTextError):
+        if isinstance(line, KaldiFileError):
             problems.append(str(line))
             continue
         parts = line.split(maxsplit=1)

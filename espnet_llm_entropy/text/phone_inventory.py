@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Union
 
-from espnet_llm_entropy.text.atomic_file import atomic_write_text
+from espnet_llm_entropy.fileio.atomic import write_text_atomic
 
 BLANK = "<blank>"
 UNK = "<unk>"
@@ -98,7 +98,7 @@ class PhoneInventory:
 
     def save(self, path: Union[str, Path]) -> None:
         """Write the inventory, one symbol per line, atomically."""
-        atomic_write_text(path, "".join(s + "\n" for s in self.symbols))
+        write_text_atomic(path, "".join(s + "\n" for s in self.symbols))
 
     def __len__(self) -> int:
         return len(self.symbols)

@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Counter, List, Optional, Union
 
-from espnet_llm_entropy.text.atomic_file import atomic_text_writer
-from espnet_llm_entropy.text.kaldi_text import (
-    DuplicateIdTracker,
-    KaldiTextError,
+from espnet_llm_entropy.fileio.atomic import atomic_writer
+from espnet_llm_entropy.fileio.kaldi_map import (
+    DuplicateKeyTracker,
+    KaldiFileError,
     iter_raw_lines,
-    parse_kaldi_text_line,
+    parse_kaldi_line,
 )
 from espnet_llm_entropy.text.phone_inventory import UNK, PhoneInventory
 from espnet_llm_entropy.text.phonemizer import Phonemizer, UnknownSymbolError
@@ -146,51 +146,51 @@ def convert_text_to_phones(
     tally = UnknownSymbolTally(on_unknown)
     errors: List[str] = []
     truncated = False
-    tracker = DuplicateIdTracker(in_path)
+    tracker = DuplicateKeyTracker(in_path, "utterance id")
     warned_lines = 0
     lines = iter_raw_lines(in_path)
     if progress:
         from tqdm import tqdm
 
         lines = tqdm(lines, desc=f"phones of {in_path}", unit="utt")
-    with atomic_text_writer(out_path) as out:
+    with atomic_writer(out_path) as out:
         for line_number, line in lines:
             try:
-                if isinstance(line, KaldiTextError):
+                if isinstance(line, KaldiFileError):
                     raise line
-                entry = parse_kaldi_text_line(line, in_path, line_number)
+                entry = parse_kaldi_line(line, in_path, line_number, "utterance id", "transcript", True)
                 tracker.check(entry)
-                if not entry.transcript and not allow_empty:
-                    raise KaldiTextError(
+                if not entry.value and not allow_empty:
+                    raise KaldiFileError(
                         in_path,
                         line_number,
-                        f"empty transcript for utterance {entry.utt_id!r}; "
+                        f"empty transcript for utterance {entry.key!r}; "
                         "expected text after the id (--allow_empty keeps it without phones)",
                     )
                 where = f"{in_path}:{line_number}"
                 try:
-                    read = read_transcript(phonemizer, on_unknown, entry.utt_id, entry.transcript,
+                    read = read_transcript(phonemizer, on_unknown, entry.key, entry.value,
                                            option="--on_unknown")
                 except UnknownSymbolError as err:  # a phonemizer made with on_unknown="error"
-                    raise KaldiTextError(in_path, line_number, str(err)) from err
+                    raise KaldiFileError(in_path, line_number, str(err)) from err
                 except UnknownSymbolsError as err:
-                    raise KaldiTextError(in_path, line_number, str(err)) from err
-                tally.add(entry.utt_id, read)
+                    raise KaldiFileError(in_path, line_number, str(err)) from err
+                tally.add(entry.key, read)
                 if read.unknown and warned_lines < MAX_WARNING_LINES:
-                    logger.warning("%s: utterance %r: unknown symbols %r (%s)", where, entry.utt_id,
+                    logger.warning("%s: utterance %r: unknown symbols %r (%s)", where, entry.key,
                                    read.unknown, "utterance left out" if read.skipped else on_unknown)
                     warned_lines += 1
                 if read.skipped:
                     continue
                 phones = read.units
-                if entry.transcript and not phones and not allow_empty:
-                    raise KaldiTextError(
+                if entry.value and not phones and not allow_empty:
+                    raise KaldiFileError(
                         in_path,
                         line_number,
-                        f"transcript {entry.transcript[:50]!r} of utterance {entry.utt_id!r} gives no phones "
+                        f"transcript {entry.value[:50]!r} of utterance {entry.key!r} gives no phones "
                         "(only punctuation or unknown symbols)",
                     )
-            except KaldiTextError as err:
+            except KaldiFileError as err:
                 errors.append(str(err))
                 if len(errors) >= max_errors:
                     truncated = True
@@ -207,7 +207,7 @@ def convert_text_to_phones(
             summary.num_utterances += 1
             summary.num_phones += len(phones)
             summary.num_empty += not phones
-            out.write(" ".join([entry.utt_id] + phones) + "\n")
+            out.write(" ".join([entry.key] + phones) + "\n")
         summary.unknown_symbols = tally.symbols
         summary.skipped = tally.skipped
         if not errors and summary.num_utterances == 0:

@@ -23,7 +23,6 @@ already led to a publication.
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 from dataclasses import dataclass
@@ -33,7 +32,8 @@ from typing import Dict, List, Mapping, Optional
 import torch
 from torch import nn
 
-from espnet_llm_entropy.train.atomic_files import read_jsonl, write_bytes_atomic, write_jsonl_atomic
+from espnet_llm_entropy.fileio.atomic import torch_save_atomic
+from espnet_llm_entropy.fileio.jsonl import read_jsonl, write_jsonl_atomic
 from espnet_llm_entropy.train.checkpoint_files import load_checkpoint
 from espnet_llm_entropy.train.encoder_versions import (
     EncoderVersion,
@@ -183,9 +183,7 @@ class CKAPublisher:
             if step < self.reference_step:
                 return math.nan, 0
             buffer_state = {k: v.detach().cpu().clone() for k, v in self.encoder.state_dict().items()}
-            buf = io.BytesIO()
-            torch.save({"state": buffer_state, "step": step}, buf)
-            write_bytes_atomic(self.output_dir / SNAPSHOT_FILE, buf.getvalue())
+            torch_save_atomic({"state": buffer_state, "step": step}, self.output_dir / SNAPSHOT_FILE)
             self.reference_outputs, self.reference_version = outputs, 0
             self._append_trace({"step": step, "cka": None, "reference_version": None,
                                 "published_version": None, "event": "reference"})

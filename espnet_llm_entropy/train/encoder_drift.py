@@ -18,7 +18,6 @@ The trigger is stored in ``<exp>/drift_guard.json`` and re-applied on resume.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import logging
 import math
@@ -30,7 +29,8 @@ import torch
 from torch import nn
 
 from espnet_llm_entropy.models.encoder_checkpoint import load_speech_encoder
-from espnet_llm_entropy.train.atomic_files import read_jsonl, write_bytes_atomic, write_json_atomic, write_jsonl_atomic
+from espnet_llm_entropy.fileio.atomic import torch_save_atomic, write_json_atomic
+from espnet_llm_entropy.fileio.jsonl import read_jsonl, write_jsonl_atomic
 from espnet_llm_entropy.train.checkpoint_files import load_checkpoint
 from espnet_llm_entropy.train.probe_set import ProbeSet, probe_cka
 from espnet_llm_entropy.train.rank_zero_decisions import broadcast_from_rank0, is_rank0
@@ -136,9 +136,7 @@ class EncoderDriftMonitor:
                     holder = _EncoderHolder(copy.deepcopy(self.model.speech_encoder))
                     load_speech_encoder(holder, self.conf.reference_encoder)
                     source = holder.speech_encoder.state_dict()
-                buf = io.BytesIO()
-                torch.save({k: v.detach().cpu().clone() for k, v in source.items()}, buf)
-                write_bytes_atomic(ref_file, buf.getvalue())
+                torch_save_atomic({k: v.detach().cpu().clone() for k, v in source.items()}, ref_file)
             state = load_checkpoint(ref_file, "the drift reference encoder", map_location="cpu", weights_only=True)
             own = {k: v.detach().clone() for k, v in self.model.speech_encoder.state_dict().items()}
             self.model.speech_encoder.load_state_dict(state, strict=True)

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 
-from espnet_llm_entropy.train.atomic_files import sha256_of, write_bytes_atomic, write_json_atomic
+from espnet_llm_entropy.fileio.atomic import sha256_of, write_bytes_atomic, write_json_atomic
 
 RECORD_PATTERN = re.compile(r"^encoder_v(\d+)\.json$")
 WRITER_FILE = "writer.json"

@@ -34,7 +34,6 @@ tool is rewriting) and retried.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ import torch
 from torch import nn
 
 from espnet_llm_entropy.models.encoder_checkpoint import check_encoder_state
-from espnet_llm_entropy.train.atomic_files import read_jsonl, write_jsonl_atomic
+from espnet_llm_entropy.fileio.jsonl import append_jsonl, read_jsonl, write_jsonl_atomic
 from espnet_llm_entropy.train.encoder_versions import (
     EncoderVersion,
     EncoderVersionChecksumError,
@@ -205,8 +204,8 @@ class HotSwapConsumer:
             return
         rank = torch.distributed.get_rank()
         checksum = float(sum(float(p.detach().double().sum()) for p in self.encoder.parameters()))
-        with open(self.output_dir / f"swap_applied_rank{rank}.jsonl", "a") as f:
-            f.write(json.dumps({"step": step, "version": version, "param_sum": checksum}) + "\n")
+        append_jsonl(self.output_dir / f"swap_applied_rank{rank}.jsonl",
+                     {"step": step, "version": version, "param_sum": checksum})
 
     def _encoder_trains(self) -> bool:
         return any(p.requires_grad for p in self.encoder.parameters())

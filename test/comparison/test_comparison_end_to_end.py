@@ -20,7 +20,7 @@ from espnet_llm_entropy.bin.compare_paradigms import main as compare_main
 from espnet_llm_entropy.comparison.metric_catalog import CLAIMS
 from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
 from espnet_llm_entropy.evaluation.hallucination import hallucination_report
-from espnet_llm_entropy.evaluation.kaldi_files import read_kaldi_text
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
 from espnet_llm_entropy.evaluation.text_units import text_to_units
 
 pytestmark = pytest.mark.slow

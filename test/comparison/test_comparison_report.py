@@ -53,7 +53,7 @@ def test_report_writes_all_files(tmp_path, known_runs_dir, known_values):
         assert path.parent == out_dir and path.is_file()
         if path.suffix == ".png":
             assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 1000
-    assert not [p for p in out_dir.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".tmp-")]
 
     markdown = (out_dir / "comparison.md").read_text(encoding="utf-8")
     assert "python -m espnet_llm_entropy.bin.compare_paradigms --seeds 3" in markdown

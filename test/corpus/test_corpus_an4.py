@@ -10,7 +10,8 @@ import soundfile
 
 from espnet_llm_entropy.corpus import MiniCorpusConfig, build_mini_corpus
 from espnet_llm_entropy.corpus.an4_archive import parse_transcription, read_an4_archive
-from espnet_llm_entropy.corpus.kaldi_data_dir import check_kaldi_data_dir, read_kaldi_map
+from espnet_llm_entropy.corpus.kaldi_data_dir import check_kaldi_data_dir
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_map
 
 # from an4/etc/an4_{train,test}.transcription inside the archive, lowercased
 EXPECTED_TEXT = {

@@ -11,7 +11,8 @@ import pytest
 import soundfile
 
 from espnet_llm_entropy.corpus import MANIFEST_NAME, EspeakNotFoundError, MiniCorpusConfig, build_mini_corpus
-from espnet_llm_entropy.corpus.kaldi_data_dir import check_kaldi_data_dir, read_kaldi_map
+from espnet_llm_entropy.corpus.kaldi_data_dir import check_kaldi_data_dir
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_map
 from espnet_llm_entropy.corpus.nonspeech_set import NONSPEECH_LEVELS_DBFS, SILENCE_DURATIONS_S
 from espnet_llm_entropy.corpus.wav_io import rms_dbfs
 

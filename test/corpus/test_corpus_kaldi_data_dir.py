@@ -2,12 +2,8 @@
 
 import pytest
 
-from espnet_llm_entropy.corpus.kaldi_data_dir import (
-    DataDirEntry,
-    check_kaldi_data_dir,
-    read_kaldi_map,
-    write_kaldi_data_dir,
-)
+from espnet_llm_entropy.corpus.kaldi_data_dir import DataDirEntry, check_kaldi_data_dir, write_kaldi_data_dir
+from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_map
 
 
 def make_entries(tmp_path, texts):

@@ -1,15 +1,10 @@
-"""Kaldi text / utt2dur / wav.scp readers and atomic writing."""
+"""Kaldi text / utt2dur / wav.scp readers."""
 
 import numpy as np
 import pytest
 import soundfile
 
-from espnet_llm_entropy.evaluation import (
-    durations_from_wav_scp,
-    read_kaldi_text,
-    read_utt2dur,
-    write_text_atomic,
-)
+from espnet_llm_entropy.evaluation import durations_from_wav_scp, read_kaldi_text, read_utt2dur
 
 
 def test_read_text_with_empty_transcripts(tmp_path):
@@ -73,10 +68,3 @@ def test_durations_from_wav_scp(tmp_path):
     with pytest.raises(ValueError, match=r"wav.scp:1: piped command.*--utt2dur"):
         durations_from_wav_scp(scp)
 
-
-def test_write_text_atomic_leaves_only_the_target(tmp_path):
-    target = tmp_path / "sub" / "out.json"
-    write_text_atomic(target, "first")
-    write_text_atomic(target, "second")
-    assert target.read_text() == "second"
-    assert [p.name for p in target.parent.iterdir()] == ["out.json"]

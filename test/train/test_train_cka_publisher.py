@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from espnet_llm_entropy.train.atomic_files import read_jsonl
+from espnet_llm_entropy.fileio.jsonl import read_jsonl
 from espnet_llm_entropy.train.cka_publisher import CKAMonitorConfig, CKAPublisher
 from espnet_llm_entropy.train.encoder_versions import load_encoder_version, read_published_versions
 from espnet_llm_entropy.train.probe_set import ProbeConfig, ProbeSet

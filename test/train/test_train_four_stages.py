@@ -8,7 +8,7 @@ import torch
 
 from espnet_llm_entropy.analysis.learning_curves import read_training_state
 from espnet_llm_entropy.pipeline import espnet_steps
-from espnet_llm_entropy.train.atomic_files import read_jsonl
+from espnet_llm_entropy.fileio.jsonl import read_jsonl
 from espnet_llm_entropy.train.encoder_versions import load_encoder_version, read_published_versions
 from espnet_llm_entropy.train.four_stage_pipeline import run_stage, write_run_summary
 

@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from espnet_llm_entropy.train.atomic_files import read_jsonl
+from espnet_llm_entropy.fileio.jsonl import read_jsonl
 from espnet_llm_entropy.train.encoder_versions import EncoderVersionChecksumError
 from espnet_llm_entropy.train.hot_swap import HotSwapConfig, HotSwapConsumer, replay_swap_steps
 from espnet_llm_entropy.train.probe_set import ProbeConfig, ProbeSet

@@ -10,7 +10,7 @@ import torch
 
 from espnet_llm_entropy.analysis.learning_curves import read_training_state
 from espnet_llm_entropy.pipeline import espnet_steps
-from espnet_llm_entropy.train.atomic_files import read_jsonl
+from espnet_llm_entropy.fileio.jsonl import read_jsonl
 from espnet_llm_entropy.train.four_stage_pipeline import run_four_stages, run_stage
 
 IA_SFT_SCHEDULE = ["--max_epoch", "4", "--hot_swap_conf", "check_interval=1",
