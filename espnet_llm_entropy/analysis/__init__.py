@@ -1,61 +1,31 @@
-"""Entropy-allocation metrics: linear CKA, spectral entropy, accessible information.
+"""The entropy-allocation analysis of trained ESPnet experiments.
 
-Public API (torch + numpy only, no ESPnet / transformers imports):
+This is the ESPnet-aware runner: it loads experiments through ESPnet's task
+(:mod:`.experiment_loading`), reads Kaldi data dirs (:mod:`.data_dir_batches`),
+captures representations with forward hooks (:mod:`.extract`), and writes the
+report (:mod:`.report`, :mod:`.plots`), the error diagnosis
+(:mod:`.error_diagnosis`) and learning curves (:mod:`.learning_curves`).
 
-* CKA: :func:`linear_cka`, :class:`CKAAccumulator`, :func:`cka_matrix`,
-  :class:`CKAMatrixAccumulator`
-* spectra: :func:`spectral_entropy`, :func:`effective_rank`, :func:`rankme`,
-  :func:`spectral_metrics`, :class:`CovarianceAccumulator`
-* accessible information: :func:`accessible_information`,
-  :class:`ProbeConfig`, :func:`train_probe`, :func:`probe_cross_entropy_bits`
-* alignment: :func:`ctc_forced_align`, :func:`ctc_viterbi_path`,
-  :func:`collapse_ctc_labels`
-* allocation: :func:`llm_entropy_reduction`, :func:`allocation_summary`,
-  :func:`allocation_from_measurements`
-
-Names are resolved lazily (PEP 562), so ``import espnet_llm_entropy.analysis``
-does not even import torch until a metric is used.
+The metrics themselves (CKA, spectra, probes, allocation) are the pure layer
+:mod:`espnet_llm_entropy.metrics`; for convenience its public names are also
+reachable here, lazily (``espnet_llm_entropy.analysis.linear_cka`` is
+``espnet_llm_entropy.metrics.linear_cka``), so importing this package imports
+neither torch nor ESPnet until something is used.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Dict, List
+from typing import Any, List
 
-# public name -> submodule that defines it
-_EXPORTS: Dict[str, str] = {
-    "linear_cka": "cka",
-    "CKAAccumulator": "cka",
-    "cka_matrix": "layer_cka",
-    "CKAMatrixAccumulator": "layer_cka",
-    "spectral_entropy": "spectral",
-    "effective_rank": "spectral",
-    "rankme": "spectral",
-    "spectral_metrics": "spectral",
-    "covariance_eigenvalues": "spectral",
-    "CovarianceAccumulator": "covariance",
-    "accessible_information": "accessible_info",
-    "prior_cross_entropy_bits": "accessible_info",
-    "ProbeConfig": "probe",
-    "train_probe": "probe",
-    "probe_cross_entropy_bits": "probe",
-    "ctc_forced_align": "forced_align",
-    "ctc_viterbi_path": "forced_align",
-    "collapse_ctc_labels": "forced_align",
-    "label_segments": "forced_align",
-    "llm_entropy_reduction": "entropy_allocation",
-    "allocation_summary": "entropy_allocation",
-    "allocation_from_measurements": "entropy_allocation",
-}
+from espnet_llm_entropy import metrics as _metrics
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(_metrics.__all__)
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
+    if name not in _metrics.__all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
+    value = getattr(_metrics, name)
     globals()[name] = value
     return value
 

@@ -27,7 +27,6 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
-from espnet_llm_entropy.analysis.cka import CKAAccumulator
 from espnet_llm_entropy.analysis.data_dir_batches import (
     check_data_dir,
     collate_for_experiment,
@@ -35,18 +34,19 @@ from espnet_llm_entropy.analysis.data_dir_batches import (
     iterate_raw_batches,
 )
 from espnet_llm_entropy.analysis.experiment_loading import LoadedExperiment, load_experiment
-from espnet_llm_entropy.analysis.experiment_metrics import (
+from espnet_llm_entropy.analysis.extract import extract_batch
+from espnet_llm_entropy.analysis.trainer_traces import read_training_traces
+from espnet_llm_entropy.metrics.cka import CKAAccumulator
+from espnet_llm_entropy.metrics.experiment_metrics import (
     allocation_report,
     llm_report,
     phonetic_report,
     skipped,
     spectral_report,
 )
-from espnet_llm_entropy.analysis.extract import BatchRepresentations, extract_batch
-from espnet_llm_entropy.analysis.frame_phone_labels import align_batch_phones, pool_labels
-from espnet_llm_entropy.analysis.layer_cka import CKAMatrixAccumulator
-from espnet_llm_entropy.analysis.representation_stats import ExperimentStatistics
-from espnet_llm_entropy.analysis.trainer_traces import read_training_traces
+from espnet_llm_entropy.metrics.frame_phone_labels import align_batch_phones, pool_labels
+from espnet_llm_entropy.metrics.layer_cka import CKAMatrixAccumulator
+from espnet_llm_entropy.metrics.representation_stats import ExperimentStatistics
 
 PathLike = Union[str, Path]
 

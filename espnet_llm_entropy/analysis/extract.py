@@ -23,11 +23,12 @@ even when it raises (:func:`capture_outputs`), so the model is left as it was.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import torch
 from torch import nn
+
+from espnet_llm_entropy.metrics.representation_stats import BatchRepresentations
 
 
 @contextmanager
@@ -111,46 +112,6 @@ def span_mask(starts: torch.Tensor, counts: torch.Tensor, width: int) -> torch.T
     """(B, width) bool mask of positions ``starts[b] <= p < starts[b] + counts[b]``."""
     pos = torch.arange(width, device=starts.device)[None, :]
     return (pos >= starts[:, None]) & (pos < (starts + counts)[:, None])
-
-
-@dataclass
-class BatchRepresentations:
-    """Representations of one batch, valid frames only (see the module docstring).
-
-    Attributes:
-        encoder_layers: one (N_enc, D) tensor per encoder block.
-        encoder_out: (N_enc, D) encoder output.
-        encoder_lengths: (B,) encoder frames per utterance.
-        ctc_log_probs: (N_enc, V) CTC log-probabilities, or None.
-        adaptor_out: (N_ad, H) adaptor output, or None.
-        adaptor_lengths: (B,) adaptor frames per utterance, or None.
-        llm_speech_layers: one (N_ad, H) tensor per LLM layer (speech positions).
-        llm_transcript_layers: one (N_tok, H) tensor per LLM layer (inputs at the
-            transcript token positions).
-        token_lengths: (B,) transcript tokens per utterance, or None.
-        nll_with_speech: (B,) summed NLL in nats of transcript + EOS, or None.
-        nll_without_speech: (B,) the same with an empty speech segment, or None.
-        num_scored_tokens: (B,) scored tokens per utterance (transcript + EOS), or None.
-    """
-
-    encoder_layers: List[torch.Tensor]
-    encoder_out: torch.Tensor
-    encoder_lengths: torch.Tensor
-    ctc_log_probs: Optional[torch.Tensor] = None
-    adaptor_out: Optional[torch.Tensor] = None
-    adaptor_lengths: Optional[torch.Tensor] = None
-    llm_speech_layers: List[torch.Tensor] = field(default_factory=list)
-    llm_transcript_layers: List[torch.Tensor] = field(default_factory=list)
-    token_lengths: Optional[torch.Tensor] = None
-    nll_with_speech: Optional[torch.Tensor] = None
-    nll_without_speech: Optional[torch.Tensor] = None
-    num_scored_tokens: Optional[torch.Tensor] = None
-
-    def encoder_representations(self) -> Dict[str, torch.Tensor]:
-        """Encoder-rate representations by name (``encoder_layer_<i>`` 1-based, ``encoder_output``)."""
-        out = {f"encoder_layer_{i + 1}": x for i, x in enumerate(self.encoder_layers)}
-        out["encoder_output"] = self.encoder_out
-        return out
 
 
 def _per_utterance_sum(values: torch.Tensor, rows: torch.Tensor, batch_size: int) -> torch.Tensor:

@@ -16,8 +16,8 @@ import io
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from espnet_llm_entropy.analysis.experiment_metrics import representation_order
 from espnet_llm_entropy.fileio.atomic import write_bytes_atomic
+from espnet_llm_entropy.metrics.experiment_metrics import representation_order
 
 
 def _pyplot():

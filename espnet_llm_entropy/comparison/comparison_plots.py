@@ -17,9 +17,9 @@ import math
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet_llm_entropy.analysis.experiment_metrics import representation_order
 from espnet_llm_entropy.analysis.plots import _pyplot, save_figure, short_label
 from espnet_llm_entropy.comparison.metric_catalog import METRIC_BY_KEY
+from espnet_llm_entropy.metrics.experiment_metrics import representation_order
 
 METRIC_BARS_FILE = "metric_bars.png"
 DRIFT_TRACES_FILE = "drift_traces.png"

@@ -18,7 +18,7 @@ from typing import List, Mapping, Optional, Sequence
 import torch
 from torch import nn
 
-from espnet_llm_entropy.analysis import linear_cka
+from espnet_llm_entropy.metrics.cka import linear_cka
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 from espnet_llm_entropy.analysis import cka_matrix, spectral_metrics
-from espnet_llm_entropy.analysis.experiment_metrics import spectral_report
 from espnet_llm_entropy.analysis.extract import capture_outputs, encoder_blocks, extract_batch, llm_blocks
-from espnet_llm_entropy.analysis.frame_phone_labels import IGNORE_LABEL, align_batch_phones, pool_labels
-from espnet_llm_entropy.analysis.layer_cka import CKAMatrixAccumulator
-from espnet_llm_entropy.analysis.representation_stats import ExperimentStatistics, FrameBudget
+from espnet_llm_entropy.metrics.experiment_metrics import spectral_report
+from espnet_llm_entropy.metrics.frame_phone_labels import IGNORE_LABEL, align_batch_phones, pool_labels
+from espnet_llm_entropy.metrics.layer_cka import CKAMatrixAccumulator
+from espnet_llm_entropy.metrics.representation_stats import ExperimentStatistics, FrameBudget
 from espnet_llm_entropy.models.adaptor import FrameStackMLPAdaptor
 from espnet_llm_entropy.models.hf_causal_lm import HFCausalLM
 from espnet_llm_entropy.models.llm_asr import LLMASRModel

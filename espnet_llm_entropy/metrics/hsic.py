@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import torch
 
-from espnet_llm_entropy.analysis.cka_moments import CrossMoments, FeatureMoments
+from espnet_llm_entropy.metrics.cka_moments import CrossMoments, FeatureMoments
 
 
 def biased_self_hsic(x: FeatureMoments) -> torch.Tensor:

@@ -17,15 +17,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from espnet_llm_entropy.analysis.cka import (
+from espnet_llm_entropy.metrics.cka import (
     ONE_SHOT_CHUNK_ROWS,
     centre_moments,
     check_enough_frames,
     checked_self_hsic,
 )
-from espnet_llm_entropy.analysis.cka_moments import CrossMoments, FeatureMoments
-from espnet_llm_entropy.analysis.hsic import cross_hsic
-from espnet_llm_entropy.analysis.input_checks import (
+from espnet_llm_entropy.metrics.cka_moments import CrossMoments, FeatureMoments
+from espnet_llm_entropy.metrics.hsic import cross_hsic
+from espnet_llm_entropy.metrics.input_checks import (
     as_float64,
     check_features,
     check_width,

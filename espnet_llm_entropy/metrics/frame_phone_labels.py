@@ -1,7 +1,7 @@
 """Frame-level phone labels for probes: CTC forced alignment, pooled to the adaptor rate.
 
 Encoder frames get the phone that a CTC forced alignment
-(:func:`~espnet_llm_entropy.analysis.forced_align.ctc_forced_align`) of the
+(:func:`~espnet_llm_entropy.metrics.forced_align.ctc_forced_align`) of the
 utterance's phone transcript assigns to them, with blank frames filled from
 the neighbouring phones (``blank_handling``). An adaptor frame that stacks
 ``k`` encoder frames gets the most frequent label among them (ties go to the
@@ -16,7 +16,7 @@ from typing import List, Tuple
 
 import torch
 
-from espnet_llm_entropy.analysis.forced_align import ctc_forced_align
+from espnet_llm_entropy.metrics.forced_align import ctc_forced_align
 
 #: Label of frames left out of the probe (``accessible_information``'s ignore_index).
 IGNORE_LABEL = -100

@@ -18,15 +18,58 @@ for CKA between them).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import torch
 
-from espnet_llm_entropy.analysis.covariance import CovarianceAccumulator
-from espnet_llm_entropy.analysis.extract import BatchRepresentations
-from espnet_llm_entropy.analysis.frame_phone_labels import IGNORE_LABEL
+from espnet_llm_entropy.metrics.covariance import CovarianceAccumulator
+from espnet_llm_entropy.metrics.frame_phone_labels import IGNORE_LABEL
 
 STREAMS = ("encoder", "adaptor", "transcript")
+
+
+@dataclass
+class BatchRepresentations:
+    """Representations of one batch, valid frames only.
+
+    Filled by :func:`espnet_llm_entropy.analysis.extract.extract_batch` (the
+    model side); only its shapes matter here.
+
+    Attributes:
+        encoder_layers: one (N_enc, D) tensor per encoder block.
+        encoder_out: (N_enc, D) encoder output.
+        encoder_lengths: (B,) encoder frames per utterance.
+        ctc_log_probs: (N_enc, V) CTC log-probabilities, or None.
+        adaptor_out: (N_ad, H) adaptor output, or None.
+        adaptor_lengths: (B,) adaptor frames per utterance, or None.
+        llm_speech_layers: one (N_ad, H) tensor per LLM layer (speech positions).
+        llm_transcript_layers: one (N_tok, H) tensor per LLM layer (inputs at the
+            transcript token positions).
+        token_lengths: (B,) transcript tokens per utterance, or None.
+        nll_with_speech: (B,) summed NLL in nats of transcript + EOS, or None.
+        nll_without_speech: (B,) the same with an empty speech segment, or None.
+        num_scored_tokens: (B,) scored tokens per utterance (transcript + EOS), or None.
+    """
+
+    encoder_layers: List[torch.Tensor]
+    encoder_out: torch.Tensor
+    encoder_lengths: torch.Tensor
+    ctc_log_probs: Optional[torch.Tensor] = None
+    adaptor_out: Optional[torch.Tensor] = None
+    adaptor_lengths: Optional[torch.Tensor] = None
+    llm_speech_layers: List[torch.Tensor] = field(default_factory=list)
+    llm_transcript_layers: List[torch.Tensor] = field(default_factory=list)
+    token_lengths: Optional[torch.Tensor] = None
+    nll_with_speech: Optional[torch.Tensor] = None
+    nll_without_speech: Optional[torch.Tensor] = None
+    num_scored_tokens: Optional[torch.Tensor] = None
+
+    def encoder_representations(self) -> Dict[str, torch.Tensor]:
+        """Encoder-rate representations by name (``encoder_layer_<i>`` 1-based, ``encoder_output``)."""
+        out = {f"encoder_layer_{i + 1}": x for i, x in enumerate(self.encoder_layers)}
+        out["encoder_output"] = self.encoder_out
+        return out
 
 
 class FrameBudget:

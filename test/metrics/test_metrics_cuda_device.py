@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from espnet_llm_entropy.analysis import (
+from espnet_llm_entropy.metrics import (
     CKAAccumulator,
     CKAMatrixAccumulator,
     CovarianceAccumulator,

@@ -2,8 +2,8 @@
 
 :class:`CovarianceAccumulator` keeps O(D^2) float64 sums (about a fixed
 shift near the mean, for accuracy; see
-:mod:`espnet_llm_entropy.analysis.cka_moments`) so that the spectral metrics
-of :mod:`espnet_llm_entropy.analysis.spectral` can be computed over millions
+:mod:`espnet_llm_entropy.metrics.cka_moments`) so that the spectral metrics
+of :mod:`espnet_llm_entropy.metrics.spectral` can be computed over millions
 of frames without holding them, and accumulators from several processes can
 be merged.
 """
@@ -14,8 +14,8 @@ from typing import Dict
 
 import torch
 
-from espnet_llm_entropy.analysis.cka_moments import FeatureMoments
-from espnet_llm_entropy.analysis.input_checks import check_features, check_width
+from espnet_llm_entropy.metrics.cka_moments import FeatureMoments
+from espnet_llm_entropy.metrics.input_checks import check_features, check_width
 
 
 class CovarianceAccumulator:
@@ -29,7 +29,7 @@ class CovarianceAccumulator:
         >>> acc = CovarianceAccumulator(512)
         >>> for chunk in chunks:        # (C, 512) each
         ...     acc.update(chunk)
-        >>> spectral_entropy(acc)       # see analysis.spectral
+        >>> spectral_entropy(acc)       # see metrics.spectral
     """
 
     def __init__(self, dim: int, device: torch.device | str = "cpu") -> None:

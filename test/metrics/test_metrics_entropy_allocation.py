@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from espnet_llm_entropy.analysis.entropy_allocation import (
+from espnet_llm_entropy.metrics.entropy_allocation import (
     allocation_from_measurements,
     allocation_summary,
     llm_entropy_reduction,

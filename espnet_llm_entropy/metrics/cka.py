@@ -14,7 +14,7 @@ et al. 2021): it removes the positive bias that makes biased CKA of unrelated
 features grow as D/N, and can be slightly negative.
 
 Both forms are computed from O(D^2) float64 sums (see
-:mod:`espnet_llm_entropy.analysis.hsic` for the derivation of the unbiased
+:mod:`espnet_llm_entropy.metrics.hsic` for the derivation of the unbiased
 feature-space form): cost O(N (D1 + D2)^2), memory O((D1 + D2)^2), never an
 N x N Gram matrix. :class:`CKAAccumulator` collects the same sums chunk by
 chunk, so CKA over millions of frames fits in memory, and accumulators from
@@ -27,9 +27,9 @@ from typing import Dict, Optional
 
 import torch
 
-from espnet_llm_entropy.analysis.cka_moments import CrossMoments, FeatureMoments, merge_pair
-from espnet_llm_entropy.analysis.hsic import cross_hsic, has_zero_variance, min_frames, self_hsic
-from espnet_llm_entropy.analysis.input_checks import (
+from espnet_llm_entropy.metrics.cka_moments import CrossMoments, FeatureMoments, merge_pair
+from espnet_llm_entropy.metrics.hsic import cross_hsic, has_zero_variance, min_frames, self_hsic
+from espnet_llm_entropy.metrics.input_checks import (
     check_features,
     check_same_rows,
     check_width,

@@ -5,7 +5,7 @@ frames: sum of x, sum of y, X^T X, Y^T Y, Y^T X (biased form) and, for the
 unbiased HSIC estimator, a few fourth-order sums of the squared row norms
 ``a_i = ||x_i||^2``, ``b_i = ||y_i||^2``: sum a, sum a^2, sum x_i a_i and
 their cross-stream counterparts sum a_i b_i, sum x_i b_i, sum y_i a_i
-(see :mod:`espnet_llm_entropy.analysis.hsic` for how they enter).
+(see :mod:`espnet_llm_entropy.metrics.hsic` for how they enter).
 All of these are O(D^2) memory and can be updated chunk by chunk.
 
 Numerical care: raw (uncentred) sums lose precision by cancellation when the
@@ -25,7 +25,7 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
-from espnet_llm_entropy.analysis.input_checks import as_float64, check_width
+from espnet_llm_entropy.metrics.input_checks import as_float64, check_width
 
 
 class FeatureMoments:

@@ -5,7 +5,7 @@ import io
 import pytest
 import torch
 
-from espnet_llm_entropy.analysis.cka import CKAAccumulator, linear_cka
+from espnet_llm_entropy.metrics.cka import CKAAccumulator, linear_cka
 
 
 def correlated(n, d1, d2, seed, drift=0.0):

@@ -23,7 +23,7 @@ from typing import Callable, Dict, Optional
 import torch
 from torch import nn
 
-from espnet_llm_entropy.analysis.input_checks import check_features
+from espnet_llm_entropy.metrics.input_checks import check_features
 
 LN2 = math.log(2.0)
 

@@ -30,7 +30,7 @@ number that would look like a perfectly collapsed representation; RankMe
 raises for an all-zero matrix. Normalized entropy needs D >= 2.
 
 Every function takes either an (N, D) tensor or a
-:class:`~espnet_llm_entropy.analysis.covariance.CovarianceAccumulator`
+:class:`~espnet_llm_entropy.metrics.covariance.CovarianceAccumulator`
 filled chunk by chunk, which gives the same value without holding the frames.
 """
 
@@ -41,8 +41,8 @@ from typing import Dict, Union
 
 import torch
 
-from espnet_llm_entropy.analysis.covariance import CovarianceAccumulator
-from espnet_llm_entropy.analysis.input_checks import check_features
+from espnet_llm_entropy.metrics.covariance import CovarianceAccumulator
+from espnet_llm_entropy.metrics.input_checks import check_features
 
 FeatureSource = Union[torch.Tensor, CovarianceAccumulator]
 

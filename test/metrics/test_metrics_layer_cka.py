@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from espnet_llm_entropy.analysis.cka import linear_cka
-from espnet_llm_entropy.analysis.layer_cka import CKAMatrixAccumulator, cka_matrix, layer_dims
+from espnet_llm_entropy.metrics.cka import linear_cka
+from espnet_llm_entropy.metrics.layer_cka import CKAMatrixAccumulator, cka_matrix, layer_dims
 
 
 def toy_layers(n=120, seed=0):

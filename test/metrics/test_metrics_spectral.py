@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from espnet_llm_entropy.analysis.covariance import CovarianceAccumulator
-from espnet_llm_entropy.analysis.spectral import (
+from espnet_llm_entropy.metrics.covariance import CovarianceAccumulator
+from espnet_llm_entropy.metrics.spectral import (
     covariance_eigenvalues,
     effective_rank,
     rankme,

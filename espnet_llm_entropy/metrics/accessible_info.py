@@ -34,8 +34,8 @@ from typing import Dict, Optional, Tuple, Union
 
 import torch
 
-from espnet_llm_entropy.analysis.input_checks import check_features
-from espnet_llm_entropy.analysis.probe import (
+from espnet_llm_entropy.metrics.input_checks import check_features
+from espnet_llm_entropy.metrics.probe import (
     ProbeConfig,
     check_labels,
     probe_cross_entropy_bits,

@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
-from espnet_llm_entropy.analysis.accessible_info import (
+from espnet_llm_entropy.metrics.accessible_info import (
     accessible_information,
     prior_cross_entropy_bits,
     split_train_heldout,
 )
-from espnet_llm_entropy.analysis.probe import ProbeConfig, probe_cross_entropy_bits, train_probe
+from espnet_llm_entropy.metrics.probe import ProbeConfig, probe_cross_entropy_bits, train_probe
 
 
 def gaussian_classes(n=1200, d=6, c=4, separation=1.0, seed=0):

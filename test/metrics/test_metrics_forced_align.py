@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from espnet_llm_entropy.analysis.forced_align import (
+from espnet_llm_entropy.metrics.forced_align import (
     collapse_ctc_labels,
     ctc_forced_align,
     ctc_viterbi_path,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from espnet_llm_entropy.analysis.cka import linear_cka
+from espnet_llm_entropy.metrics.cka import linear_cka
 
 
 # ---- naive N x N reference, deliberately literal (explicit H, zeroed diagonals) ----

@@ -14,7 +14,7 @@ Definitions (a design decision; see DESIGN.md, "Metrics"):
 * Encoder side ``E`` = phonetic information accessible before the LLM:
   the held-out frame-level V-information of forced-aligned phone labels
   given encoder (or adaptor) frames with a linear probe
-  (:func:`~espnet_llm_entropy.analysis.accessible_info.accessible_information`,
+  (:func:`~espnet_llm_entropy.metrics.accessible_info.accessible_information`,
   bits per frame), counted **once per phone** and converted to per token
   with the transcript's phone/token ratio:
   ``E_raw = info_bits_per_frame * phones / tokens``. It is then capped to
@@ -161,7 +161,7 @@ def allocation_from_measurements(
 
     Args:
         phone_info_bits_per_frame: ``info_bits`` of
-            :func:`~espnet_llm_entropy.analysis.accessible_info.accessible_information`
+            :func:`~espnet_llm_entropy.metrics.accessible_info.accessible_information`
             on forced-aligned phone labels of encoder/adaptor frames.
         num_phones: phones in the evaluated transcripts (the alignment targets).
         num_tokens: LLM tokens in the same transcripts (as scored by

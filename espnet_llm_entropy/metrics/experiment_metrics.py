@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-from espnet_llm_entropy.analysis.accessible_info import accessible_information
-from espnet_llm_entropy.analysis.entropy_allocation import (
+from espnet_llm_entropy.metrics.accessible_info import accessible_information
+from espnet_llm_entropy.metrics.entropy_allocation import (
     allocation_from_measurements,
     llm_entropy_reduction,
 )
-from espnet_llm_entropy.analysis.representation_stats import ExperimentStatistics
-from espnet_llm_entropy.analysis.spectral import spectral_metrics
+from espnet_llm_entropy.metrics.representation_stats import ExperimentStatistics
+from espnet_llm_entropy.metrics.spectral import spectral_metrics
 
 
 def skipped(reason: str) -> Dict[str, str]:
