@@ -8,25 +8,63 @@ user writes it (``decoding_guard_conf.min_ctc_phones``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
-from typing import Any, Mapping, Optional, Type, TypeVar
+from typing import Any, Iterable, Mapping, Optional, Type, TypeVar
 
 T = TypeVar("T")
 
 
-def dataclass_from_mapping(cls: Type[T], conf: Optional[Mapping[str, Any]], prefix: str) -> T:
-    """``cls(**conf)``; keys that are not fields of ``cls`` are a ValueError naming them.
+def check_known_keys(
+    keys: Iterable[str], known: Iterable[str], prefix: str, error: Type[Exception] = ValueError
+) -> None:
+    """Refuse keys that are not in ``known``, naming the option, the keys and what is expected.
+
+    The one unknown-key check of the package (``*_conf`` dataclasses go through
+    :func:`dataclass_from_mapping`). A near miss gets a suggestion::
+
+        --cka_monitor_conf: unknown option(s) ['treshold'] (did you mean 'threshold' for 'treshold'?);
+        expected some of ['check_interval', 'publish_dir', ...]
+
+    Args:
+        keys: the keys given.
+        known: the keys allowed.
+        prefix: the option's name in messages, e.g. ``decoding_guard_conf``.
+        error: the exception type (``TypeError`` for Python keyword arguments).
+
+    Raises:
+        ``error``: for any key not in ``known``.
+    """
+    known = sorted(known)
+    unknown = sorted(set(keys) - set(known))
+    if not unknown:
+        return
+    hints = [
+        f"{close[0]!r} for {key!r}"
+        for key in unknown
+        for close in [difflib.get_close_matches(str(key), known, n=1)]
+        if close
+    ]
+    hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    raise error(f"{prefix}: unknown option(s) {unknown}{hint}; expected some of {known}")
+
+
+def dataclass_from_mapping(
+    cls: Type[T], conf: Optional[Mapping[str, Any]], prefix: str, error: Type[Exception] = ValueError
+) -> T:
+    """``cls(**conf)``; keys that are not fields of ``cls`` are an error naming them (:func:`check_known_keys`).
 
     Args:
         cls: a dataclass.
         conf: the YAML mapping (None: all defaults).
         prefix: the option's name in messages, e.g. ``decoding_guard_conf``.
+        error: the exception type for unknown keys and a ``conf`` that is not a mapping.
     """
-    conf = dict(conf or {})
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(conf) - known)
-    if unknown:
-        raise ValueError(f"{prefix}: unknown option(s) {unknown}; expected some of {sorted(known)}")
+    if conf is None:
+        conf = {}
+    if not isinstance(conf, Mapping):
+        raise error(f"{prefix}: expected a mapping of options, got {type(conf).__name__} {conf!r}")
+    check_known_keys(conf, (f.name for f in dataclasses.fields(cls)), prefix, error)
     return cls(**conf)
 
 

@@ -21,7 +21,7 @@ bounded-memory accumulators:
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -36,6 +36,7 @@ from espnet_llm_entropy.analysis.data_dir_batches import (
 from espnet_llm_entropy.analysis.experiment_loading import LoadedExperiment, load_experiment
 from espnet_llm_entropy.analysis.extract import extract_batch
 from espnet_llm_entropy.analysis.trainer_traces import read_training_traces
+from espnet_llm_entropy.config_options import dataclass_from_mapping
 from espnet_llm_entropy.metrics.cka import CKAAccumulator
 from espnet_llm_entropy.metrics.experiment_metrics import (
     allocation_report,
@@ -97,11 +98,7 @@ class AnalysisOptions:
     @classmethod
     def from_kwargs(cls, **options) -> "AnalysisOptions":
         """Build from keyword arguments, naming unknown ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TypeError(f"analyze_experiments: unknown option(s) {unknown}; known: {sorted(known)}")
-        return cls(**options)
+        return dataclass_from_mapping(cls, options, "analyze_experiments", error=TypeError)
 
 
 def _checkpoints_per_experiment(exp_dirs: Sequence[PathLike], checkpoints) -> List[Optional[str]]:

@@ -104,10 +104,9 @@ class HFCausalLM(nn.Module):
     def _wrap_lora(model, lora_conf: Dict):
         from peft import LoraConfig, get_peft_model
 
-        allowed = {"r", "alpha", "dropout", "target_modules"}
-        unknown = set(lora_conf) - allowed
-        if unknown:
-            raise ValueError(f"llm_conf.lora_conf: unknown keys {sorted(unknown)}; allowed {sorted(allowed)}")
+        from espnet_llm_entropy.config_options import check_known_keys
+
+        check_known_keys(lora_conf, ("r", "alpha", "dropout", "target_modules"), "llm_conf.lora_conf")
         targets: List[str] = list(lora_conf.get("target_modules", ["q_proj", "v_proj"]))
         names = {n.split(".")[-1] for n, _ in model.named_modules()}
         missing = [t for t in targets if t not in names]

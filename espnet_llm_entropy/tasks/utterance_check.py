@@ -37,12 +37,13 @@ before it (see ``espnet_llm_entropy/train/README.md``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from espnet2.iterators.abs_iter_factory import AbsIterFactory
 
+from espnet_llm_entropy.config_options import dataclass_from_mapping
 from espnet_llm_entropy.fileio.kaldi_map import KaldiFileError, iter_raw_lines
 from espnet_llm_entropy.text.unknown_symbols import (
     UnknownSymbolsError,
@@ -81,12 +82,7 @@ class UtteranceCheckConfig:
 
     @classmethod
     def from_dict(cls, conf: Optional[Mapping]) -> "UtteranceCheckConfig":
-        conf = dict(conf or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(conf) - known)
-        if unknown:
-            raise ValueError(f"{OPTION}: unknown keys {unknown}; expected {sorted(known)}")
-        out = cls(**conf)
+        out = dataclass_from_mapping(cls, conf, OPTION)
         if int(out.min_encoder_frames) < 1:
             raise ValueError(f"{OPTION} min_encoder_frames must be >= 1, got {out.min_encoder_frames}")
         if not 0.0 <= float(out.max_skipped_fraction) <= 1.0:

@@ -32,6 +32,7 @@ from typing import Dict, List, Mapping, Optional
 import torch
 from torch import nn
 
+from espnet_llm_entropy.config_options import dataclass_from_mapping
 from espnet_llm_entropy.fileio.atomic import torch_save_atomic
 from espnet_llm_entropy.fileio.jsonl import read_jsonl, write_jsonl_atomic
 from espnet_llm_entropy.train.checkpoint_files import load_checkpoint
@@ -71,10 +72,7 @@ class CKAMonitorConfig:
 
     @classmethod
     def from_dict(cls, conf: Mapping) -> "CKAMonitorConfig":
-        unknown = sorted(set(conf) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"--cka_monitor_conf: unknown keys {unknown}; expected {sorted(cls.__dataclass_fields__)}")
-        out = cls(**conf)
+        out = dataclass_from_mapping(cls, conf, "--cka_monitor_conf")
         if out.check_interval < 1:
             raise ValueError(f"--cka_monitor_conf.check_interval must be >= 1, got {out.check_interval}")
         if not 0.0 < out.threshold <= 1.0:

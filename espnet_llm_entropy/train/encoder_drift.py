@@ -28,9 +28,10 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import torch
 from torch import nn
 
-from espnet_llm_entropy.models.encoder_checkpoint import load_speech_encoder
+from espnet_llm_entropy.config_options import dataclass_from_mapping
 from espnet_llm_entropy.fileio.atomic import torch_save_atomic, write_json_atomic
 from espnet_llm_entropy.fileio.jsonl import read_jsonl, write_jsonl_atomic
+from espnet_llm_entropy.models.encoder_checkpoint import load_speech_encoder
 from espnet_llm_entropy.train.checkpoint_files import load_checkpoint
 from espnet_llm_entropy.train.probe_set import ProbeSet, probe_cka
 from espnet_llm_entropy.train.rank_zero_decisions import broadcast_from_rank0, is_rank0
@@ -61,10 +62,7 @@ class DriftConfig:
 
     @classmethod
     def from_dict(cls, conf: Mapping) -> "DriftConfig":
-        unknown = sorted(set(conf) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"--drift_conf: unknown keys {unknown}; expected {sorted(cls.__dataclass_fields__)}")
-        out = cls(**conf)
+        out = dataclass_from_mapping(cls, conf, "--drift_conf")
         if out.action not in ACTIONS:
             raise ValueError(f"--drift_conf.action must be one of {ACTIONS}, got {out.action!r}")
         if not 0.0 < out.lr_factor <= 1.0:

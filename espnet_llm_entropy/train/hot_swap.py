@@ -43,8 +43,9 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import torch
 from torch import nn
 
-from espnet_llm_entropy.models.encoder_checkpoint import check_encoder_state
+from espnet_llm_entropy.config_options import dataclass_from_mapping
 from espnet_llm_entropy.fileio.jsonl import append_jsonl, read_jsonl, write_jsonl_atomic
+from espnet_llm_entropy.models.encoder_checkpoint import check_encoder_state
 from espnet_llm_entropy.train.encoder_versions import (
     EncoderVersion,
     EncoderVersionChecksumError,
@@ -99,10 +100,7 @@ class HotSwapConfig:
     def from_dict(cls, conf: Mapping) -> "HotSwapConfig":
         if "publish_dir" not in conf:
             raise ValueError("--hot_swap_conf: publish_dir=<the pretraining job's publication dir> is required")
-        unknown = sorted(set(conf) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"--hot_swap_conf: unknown keys {unknown}; expected {sorted(cls.__dataclass_fields__)}")
-        out = cls(**conf)
+        out = dataclass_from_mapping(cls, conf, "--hot_swap_conf")
         if out.mode not in MODES:
             raise ValueError(f"--hot_swap_conf.mode must be one of {MODES}, got {out.mode!r}")
         if out.check_interval < 1:

@@ -18,6 +18,7 @@ from typing import List, Mapping, Optional, Sequence
 import torch
 from torch import nn
 
+from espnet_llm_entropy.config_options import dataclass_from_mapping
 from espnet_llm_entropy.metrics.cka import linear_cka
 
 
@@ -40,11 +41,7 @@ class ProbeConfig:
 
     @classmethod
     def from_dict(cls, conf: Mapping, option: str = "--probe_conf") -> "ProbeConfig":
-        conf = conf or {}
-        unknown = sorted(set(conf) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"{option}: unknown keys {unknown}; expected {sorted(cls.__dataclass_fields__)}")
-        return cls(**conf)
+        return dataclass_from_mapping(cls, conf, option)
 
 
 @contextlib.contextmanager

@@ -64,7 +64,7 @@ def test_restart_neither_repeats_nor_loses_publications(helpers, tmp_path, probe
 def test_config_errors():
     with pytest.raises(ValueError, match=r"threshold must be in \(0, 1\]"):
         CKAMonitorConfig.from_dict({"threshold": 1.5})
-    with pytest.raises(ValueError, match=r"unknown keys \['treshold'\]"):
+    with pytest.raises(ValueError, match=r"--cka_monitor_conf: unknown option\(s\) \['treshold'\] \(did you mean 'threshold' for 'treshold'\?\)"):
         CKAMonitorConfig.from_dict({"treshold": 0.9})
 
 

@@ -29,7 +29,7 @@ def test_config_errors_name_the_option():
         HotSwapConfig.from_dict({"mode": "replay"})
     with pytest.raises(ValueError, match=r"--hot_swap_conf.mode must be one of"):
         HotSwapConfig.from_dict({"publish_dir": "x", "mode": "sometimes"})
-    with pytest.raises(ValueError, match=r"unknown keys \['interval'\]"):
+    with pytest.raises(ValueError, match=r"--hot_swap_conf: unknown option\(s\) \['interval'\] \(did you mean 'check_interval' for 'interval'\?\)"):
         HotSwapConfig.from_dict({"publish_dir": "x", "interval": 3})
 
 
