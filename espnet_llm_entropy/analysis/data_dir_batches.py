@@ -128,9 +128,14 @@ def iterate_raw_batches(
 
 
 def count_utterances(data_dir: Path, max_utts: Optional[int] = None) -> int:
-    """Number of utterances :func:`iterate_raw_batches` will read (for progress bars)."""
-    with open(Path(data_dir) / "wav.scp", encoding="utf-8") as f:
-        count = sum(1 for line in f if line.strip())
+    """Number of utterances :func:`iterate_raw_batches` will read (for progress bars).
+
+    Read with ESPnet's ``read_2columns_text``, as the ``SoundScpReader`` of
+    :func:`iterate_raw_batches` reads the list.
+    """
+    from espnet2.fileio.read_text import read_2columns_text
+
+    count = len(read_2columns_text(Path(data_dir) / "wav.scp"))
     return count if max_utts is None else min(count, max_utts)
 
 
