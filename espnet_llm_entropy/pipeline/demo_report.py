@@ -16,7 +16,7 @@ from typing import Dict, List
 
 from espnet_llm_entropy.evaluation.asr_scoring import results_table
 from espnet_llm_entropy.evaluation.report_table import markdown_from_results
-from espnet_llm_entropy.text.atomic_file import atomic_write_text
+from espnet_llm_entropy.fileio.atomic import write_text_atomic
 
 
 def environment_block() -> str:
@@ -204,5 +204,5 @@ def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
         rows = "".join(f"|{k}|{v:.0f}|\n" for k, v in timings.items())
         parts.append(f"\n## Wall time (s)\n\n|step|seconds|\n|---|---|\n{rows}|total|{total:.0f}|\n")
     out = root / "RESULTS.md"
-    atomic_write_text(out, "".join(parts))
+    write_text_atomic(out, "".join(parts))
     return out
