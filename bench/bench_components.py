@@ -101,13 +101,13 @@ def llm_dir_for(kind: str, root: Path, device: torch.device = torch.device("cpu"
     """Local HF model directory for ``kind`` ("tiny", "smollm2", "qwen3-1.7b"), built once."""
     root = Path(root)
     if kind == "tiny":
-        from espnet_llm_entropy.llm.tiny_lm import TinyLMConfig, build_causal_lm
+        from espnet_llm_entropy.llm.tiny_lm import TinyLMConfig, build_tiny_llm
 
         out = root / "tiny-qwen2"
         if not (out / "config.json").is_file():
             conf = TinyLMConfig(arch="qwen2", hidden_size=64, num_layers=2, num_heads=4,
                                 num_kv_heads=2, intermediate_size=128)
-            build_causal_lm(_tokenizer_dir(root), out, conf)
+            build_tiny_llm(out, list(TOKENIZER_TEXTS) * 8, conf, vocab_size=500, min_frequency=1)
         return out
     if kind == "smollm2":
         from espnet_llm_entropy.llm.smollm2 import prepare_smollm2_dir

@@ -31,13 +31,7 @@ from typing import Dict, List, Sequence, Union
 
 from espnet_llm_entropy.corpus.lm_text import sample_lm_sentences
 from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
-from espnet_llm_entropy.llm.tiny_lm import (
-    TinyLMConfig,
-    build_causal_lm,
-    pretrain_causal_lm,
-    text_perplexity,
-)
-from espnet_llm_entropy.text.llm_tokenizer import train_bpe_tokenizer
+from espnet_llm_entropy.llm.tiny_lm import TinyLMConfig, build_tiny_llm, pretrain_causal_lm, text_perplexity
 
 PathLike = Union[str, Path]
 REPORT_NAME = "lm_report.json"
@@ -131,17 +125,13 @@ def make_template_lm(
     logging.info("LLM text: %d transcripts + %d template sentences (%d held-out sentences excluded)",
                  len(transcripts), len(template_text), len(excluded))
     partial = out_dir.parent / f"{out_dir.name}.partial"
-    tok_dir = out_dir.parent / f"{out_dir.name}.tokenizer.partial"
-    for tmp in (partial, tok_dir):
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    train_bpe_tokenizer(texts, tok_dir, vocab_size=conf.vocab_size, split_cjk=True)
+    if partial.exists():
+        shutil.rmtree(partial)
     size = TinyLMConfig(
         hidden_size=conf.hidden_size, num_layers=conf.num_layers, num_heads=conf.num_heads,
         num_kv_heads=conf.num_kv_heads, intermediate_size=2 * conf.hidden_size,
     )
-    build_causal_lm(tok_dir, partial, size, seed=conf.seed)
-    shutil.rmtree(tok_dir)
+    build_tiny_llm(partial, texts, size, vocab_size=conf.vocab_size, seed=conf.seed, split_cjk=True)
     losses = pretrain_causal_lm(partial, texts, steps=conf.steps, batch_size=conf.batch_size,
                                 lr=conf.lr, seed=conf.seed)
     report = {

@@ -1,10 +1,14 @@
 """Build and pretrain small Hugging Face causal LMs from a config, offline.
 
 The demo and the tests need a real ``AutoModelForCausalLM`` directory with a
-real tokenizer but cannot download one. :func:`build_causal_lm` creates a
-Qwen2 or Llama model of a chosen size from its config and saves it next to a
-tokenizer; :func:`pretrain_causal_lm` gives it language knowledge by
-next-token training on text (the corpus' training transcripts in the demo).
+real tokenizer but cannot download one. :func:`build_tiny_llm` is the one
+build sequence (a byte-level BPE tokenizer trained on text, then
+:func:`build_causal_lm`: a Qwen2 or Llama model of a chosen size from its
+config, saved with the tokenizer) used by the demo and the mini recipe
+(through ``llm/template_lm.py``), the tests (``testing/``) and the
+benchmarks (``bench/``); :func:`pretrain_causal_lm` gives a model language
+knowledge by next-token training on text (the corpus' training transcripts
+in the demo).
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from __future__ import annotations
 import logging
 import math
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Sequence, Union
 
 import torch
 
-from espnet_llm_entropy.text.llm_tokenizer import load_llm_tokenizer, save_atomically
+from espnet_llm_entropy.text.llm_tokenizer import load_llm_tokenizer, save_atomically, train_bpe_tokenizer
 
 ARCHITECTURES = {
     "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
@@ -80,6 +85,42 @@ def build_causal_lm(
     model = getattr(transformers, model_cls_name)(config)
     save_model_dir(model, tok, out_dir)
     return model.eval()
+
+
+def build_tiny_llm(
+    out_dir: Union[str, Path],
+    texts: Sequence[str],
+    conf: TinyLMConfig = TinyLMConfig(),
+    vocab_size: int = 1000,
+    seed: int = 0,
+    min_frequency: int = 2,
+    split_cjk: bool = False,
+):
+    """Train a byte-level BPE tokenizer on ``texts`` and save a random causal LM with it.
+
+    The tokenizer is trained in a temporary sibling of ``out_dir`` (removed
+    afterwards; the model directory holds its own copy).
+
+    Args:
+        out_dir: model directory to write (config.json, weights, tokenizer).
+        texts: tokenizer training text.
+        conf: architecture and size.
+        vocab_size: BPE vocabulary size (special tokens included).
+        seed: initialisation seed.
+        min_frequency, split_cjk: see :func:`~espnet_llm_entropy.text.llm_tokenizer.train_bpe_tokenizer`.
+
+    Returns:
+        The model (float32, eval mode).
+    """
+    out_dir = Path(out_dir)
+    tok_dir = out_dir.parent / f"{out_dir.name}.tokenizer.partial"
+    if tok_dir.exists():
+        shutil.rmtree(tok_dir)
+    train_bpe_tokenizer(texts, tok_dir, vocab_size=vocab_size, min_frequency=min_frequency, split_cjk=split_cjk)
+    try:
+        return build_causal_lm(tok_dir, out_dir, conf, seed=seed)
+    finally:
+        shutil.rmtree(tok_dir, ignore_errors=True)
 
 
 def save_model_dir(model, tokenizer, out_dir: Union[str, Path]) -> None:

@@ -29,19 +29,16 @@ def make_tiny_llm_dir(
     vocab_size: int = 300,
     seed: int = 0,
 ) -> Path:
-    """Train a byte-level BPE tokenizer on ``texts`` and save a random causal LM with it."""
-    from espnet_llm_entropy.llm.tiny_lm import TinyLMConfig, build_causal_lm
-    from espnet_llm_entropy.text.llm_tokenizer import train_bpe_tokenizer
+    """A random causal LM of the tests' size with a tokenizer trained on ``texts``
+    (:func:`~espnet_llm_entropy.llm.tiny_lm.build_tiny_llm`)."""
+    from espnet_llm_entropy.llm.tiny_lm import TinyLMConfig, build_tiny_llm
 
-    out_dir = Path(out_dir)
-    tok_dir = out_dir.parent / f"{out_dir.name}_tokenizer"
-    train_bpe_tokenizer(list(texts) * 4, tok_dir, vocab_size=vocab_size, min_frequency=1)
     conf = TinyLMConfig(
         arch=arch, hidden_size=hidden_size, num_layers=2, num_heads=4,
         num_kv_heads=2, intermediate_size=2 * hidden_size,
     )
-    build_causal_lm(tok_dir, out_dir, conf, seed=seed)
-    return out_dir
+    build_tiny_llm(out_dir, list(texts) * 4, conf, vocab_size=vocab_size, seed=seed, min_frequency=1)
+    return Path(out_dir)
 
 
 def tiny_encoder_conf(output_size: int = 32) -> Dict:
