@@ -17,6 +17,7 @@ randomly initialised head is never used as evidence.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -38,6 +39,25 @@ from espnet_llm_entropy.models.prompt_layout import (
     prediction_positions,
 )
 from espnet_llm_entropy.models.speech_encoder import SpeechEncoder, check_min_length
+
+
+@dataclass
+class GeneratedHypothesis:
+    """One generated token sequence.
+
+    Attributes:
+        ids: the kept token ids (EOS and what follows removed).
+        token_logprobs: log-probability (nats, of the distribution generation
+            drew from) of each kept token, then of the EOS when it ended with one.
+        ended_with_eos: False when it stopped at the token budget or a
+            stopping criterion.
+        score: total log-probability of the kept tokens and the stopping token.
+    """
+
+    ids: List[int]
+    token_logprobs: List[float]
+    ended_with_eos: bool
+    score: float
 
 
 class LLMASRModel(AbsESPnetModel):
@@ -111,6 +131,20 @@ class LLMASRModel(AbsESPnetModel):
         self.register_buffer("prompt_after_ids", self._tokenize(prompt_after), persistent=False)
         self.eos_id = int(tokenizer.eos_token_id)
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id)
+        self.grpo = None
+
+    def enable_grpo(self, conf, reference_names: Sequence[str], rank: int = 0) -> None:
+        """Train with the ``grpo`` stage's objective (:mod:`espnet_llm_entropy.models.grpo_step`).
+
+        Args:
+            conf: a :class:`~espnet_llm_entropy.train.grpo_objective.GRPOConfig`.
+            reference_names: the parameters the stage trains (their starting
+                values are the KL reference).
+            rank: DDP rank (mixed into the sampling seed).
+        """
+        from espnet_llm_entropy.models.grpo_step import GRPOStep
+
+        self.grpo = GRPOStep(self, conf, reference_names, rank)
 
     def _tokenize(self, text: str) -> torch.Tensor:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
@@ -166,6 +200,29 @@ class LLMASRModel(AbsESPnetModel):
             correct: (N,) bool, argmax == target;
             row: (N,) utterance index of each predicted token.
         """
+        logits, target_flat, row, _ = self.target_logits(
+            speech_emb, speech_emb_lengths, llm_tokens, llm_tokens_lengths
+        )
+        nll = torch.nn.functional.cross_entropy(logits, target_flat, reduction="none")
+        return nll, logits.argmax(-1) == target_flat, row
+
+    def target_logits(
+        self,
+        speech_emb: torch.Tensor,
+        speech_emb_lengths: torch.Tensor,
+        llm_tokens: torch.Tensor,
+        llm_tokens_lengths: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Teacher-forced logits of every transcript token and the EOS after it.
+
+        Args: as :meth:`transcript_nll`.
+
+        Returns:
+            logits: (N, V) float32, N = sum(U_b + 1), row-major;
+            targets: (N,) the token each logit row predicts (EOS last in a row);
+            row: (N,) utterance index; position: (N,) index within its row
+            (``position == llm_tokens_lengths[row]`` marks the EOS target).
+        """
         bsz = speech_emb.size(0)
         ids = llm_tokens.clamp(min=0)
         prefix, suffix = self._prompts()
@@ -179,11 +236,10 @@ class LLMASRModel(AbsESPnetModel):
         logits = self.llm.lm_head(hidden[pick]).float()  # (N, V)
         targets = torch.cat([ids, ids.new_zeros(bsz, 1)], 1)
         targets.scatter_(1, llm_tokens_lengths[:, None], self.eos_id)
-        tmask = torch.arange(targets.size(1), device=ids.device)[None] < num_targets[:, None]
-        target_flat = targets[tmask]
-        nll = torch.nn.functional.cross_entropy(logits, target_flat, reduction="none")
+        positions = torch.arange(targets.size(1), device=ids.device)[None]
+        tmask = positions < num_targets[:, None]
         row = torch.arange(bsz, device=ids.device)[:, None].expand_as(tmask)[tmask]
-        return nll, logits.argmax(-1) == target_flat, row
+        return logits, targets[tmask], row, positions.expand_as(tmask)[tmask]
 
     # --------------------------------------------------------------- training
     def forward(
@@ -196,9 +252,16 @@ class LLMASRModel(AbsESPnetModel):
         llm_tokens_lengths: torch.Tensor,
         **kwargs,
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
-        """speech (B, S); text: phone ids (B, L); llm_tokens: LLM ids (B, U); pads -1."""
+        """speech (B, S); text: phone ids (B, L); llm_tokens: LLM ids (B, U); pads -1.
+
+        In the ``grpo`` stage (:meth:`enable_grpo`) a training forward is a
+        GRPO update and a validation forward adds greedy reward stats.
+        """
         bsz = speech.size(0)
         llm_tokens = llm_tokens[:, : llm_tokens_lengths.max()]
+        if self.grpo is not None and self.training:
+            loss, stats = self.grpo.training_forward(self, speech, speech_lengths, llm_tokens, llm_tokens_lengths)
+            return force_gatherable((loss, stats, bsz), loss.device)
         emb, emb_lengths, enc, enc_lengths = self.speech_embeddings(speech, speech_lengths)
         nll, correct, _ = self.transcript_nll(emb, emb_lengths, llm_tokens, llm_tokens_lengths)
         loss_llm = nll.sum() / bsz
@@ -213,6 +276,8 @@ class LLMASRModel(AbsESPnetModel):
             stats["loss_ctc"] = loss_ctc.detach()
         stats["loss"] = loss.detach()
         stats["token_nll"] = (nll.sum() / nll.numel()).detach()
+        if self.grpo is not None:  # validation of the grpo stage: greedy hypotheses' reward
+            stats.update(self.grpo.validation_stats(self, enc, enc_lengths, llm_tokens, llm_tokens_lengths))
         return force_gatherable((loss, stats, bsz), loss.device)
 
     def collect_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs):
@@ -258,15 +323,38 @@ class LLMASRModel(AbsESPnetModel):
             scores: B log-probabilities (nats) of the kept tokens plus EOS.
         """
         emb, emb_lengths = self.adaptor(enc, enc_lengths)
+        hyps = self.generate_from_embeddings(
+            emb, emb_lengths, max_new_tokens=max_new_tokens, num_beams=num_beams, **generate_kwargs
+        )
+        return [h.ids for h in hyps], [h.score for h in hyps]
+
+    @torch.no_grad()
+    def generate_from_embeddings(
+        self,
+        emb: torch.Tensor,
+        emb_lengths: torch.Tensor,
+        max_new_tokens: int = 64,
+        num_beams: int = 1,
+        do_sample: bool = False,
+        **generate_kwargs,
+    ) -> List[GeneratedHypothesis]:
+        """Generation from adaptor outputs (B, T', H) with lengths (B,): greedy, beam or sampled.
+
+        With ``do_sample=True`` pass ``temperature`` (and the caller seeds
+        torch's generator); ``top_k``/``top_p`` default to off so that the
+        returned log-probabilities are those of the full tempered softmax.
+        """
         prefix, suffix = self._prompts()
         batch = assemble_prompted_inputs(prefix, emb, emb_lengths, suffix, left_pad=True)
+        if do_sample:
+            generate_kwargs = {"top_k": 0, "top_p": 1.0, **generate_kwargs}
         with self.llm.merged_lora():  # same weights, fewer kernels per decoding step
             out = self.llm.generate(
                 inputs_embeds=batch.inputs_embeds,
                 attention_mask=batch.attention_mask,
                 max_new_tokens=max_new_tokens,
                 num_beams=num_beams,
-                do_sample=False,
+                do_sample=do_sample,
                 eos_token_id=self.eos_id,
                 pad_token_id=self.pad_id,
                 return_dict_in_generate=True,
@@ -276,15 +364,19 @@ class LLMASRModel(AbsESPnetModel):
         steps = self.llm.model.compute_transition_scores(
             out.sequences, out.scores, getattr(out, "beam_indices", None), normalize_logits=True
         )
-        ids_out, scores = [], []
+        hyps = []
         stop_ids = {self.eos_id, self.pad_id}
         for row, step_scores in zip(out.sequences.tolist(), steps.tolist()):
             # a row ends at EOS; rows stopped by a stopping criterion are padded
             n = next((i for i, t in enumerate(row) if t in stop_ids), len(row))
-            ids_out.append(row[:n])
-            kept = step_scores[: min(n + 1, len(step_scores))]
-            scores.append(float(sum(v for v in kept if v > float("-inf"))))
-        return ids_out, scores
+            ended = n < len(row) and row[n] == self.eos_id
+            hyps.append(GeneratedHypothesis(
+                ids=row[:n],
+                token_logprobs=step_scores[: n + 1 if ended else n],
+                ended_with_eos=ended,
+                score=float(sum(v for v in step_scores[: min(n + 1, len(step_scores))] if v > float("-inf"))),
+            ))
+        return hyps
 
     # ------------------------------------------------------------ checkpoints
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):

@@ -171,6 +171,15 @@ class LLMASRTask(ASRTask):
             "(espnet_llm_entropy.augment.NonSpeechExamples options: prob, noise_scp, ...); "
             "None disables them",
         )
+        group.add_argument(
+            "--grpo_conf",
+            action=NestedDictAction,
+            default=dict(),
+            help="Options of --training_stage grpo (espnet_llm_entropy.train.grpo_objective.GRPOConfig): "
+            "num_samples, temperature, max_new_tokens, length_slack, min_new_tokens, clip_eps, kl_coef, "
+            "seed, reward: {error_weight, error_scale, hallucination_weight, min_length_ratio, "
+            "max_length_ratio, length_weight, unit}",
+        )
 
     @classmethod
     def build_preprocess_fn(
@@ -254,8 +263,28 @@ class LLMASRTask(ASRTask):
             load_speech_encoder(model, args.speech_encoder_init)
         if getattr(args, "ctc_head_init", None):
             load_ctc_head(model, args.ctc_head_init)
+        if getattr(args, "training_stage", None) == "grpo":
+            enable_grpo_stage(model, args)
         cls._checked_speech_encoder = weakref.ref(model.speech_encoder)
         return model
+
+
+def enable_grpo_stage(model: AbsESPnetModel, args: argparse.Namespace) -> None:
+    """``--training_stage grpo``: the model's training forward becomes a GRPO update.
+
+    The KL reference holds the parameters that the ``grpo`` entry of the stage
+    schedule trains (as the model was built: a LoRA LLM's base stays out).
+    """
+    from espnet_llm_entropy.train.grpo_objective import GRPOConfig
+    from espnet_llm_entropy.train.stage_schedule import parse_stage_schedule, stage_trainable_flags
+
+    if not isinstance(model, LLMASRModel):
+        raise ValueError(f"--training_stage grpo trains an LLM-ASR model (--model llm_asr), not --model {args.model}")
+    conf = GRPOConfig.from_dict(getattr(args, "grpo_conf", None))
+    spec = parse_stage_schedule(getattr(args, "stage_schedule", None))["grpo"]
+    flags = stage_trainable_flags({n: p.requires_grad for n, p in model.named_parameters()}, spec)
+    rank = getattr(args, "dist_rank", None) or 0
+    model.enable_grpo(conf, [n for n, trains in flags.items() if trains], rank=rank)
 
 
 def check_init_files(args: argparse.Namespace) -> None:

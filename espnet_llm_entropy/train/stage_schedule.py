@@ -1,4 +1,4 @@
-"""Which parameter groups train in each of the four training stages.
+"""Which parameter groups train in each training stage (the four of the method, then GRPO).
 
 The schedule is data (YAML under the task option ``--stage_schedule``)::
 
@@ -6,6 +6,7 @@ The schedule is data (YAML under the task option ``--stage_schedule``)::
     align:     {trainable: [adaptor]}
     ia_sft:    {trainable: [adaptor, llm]}
     joint_sft: {trainable: [speech_encoder, adaptor, llm], trainable_if_present: [ctc_head]}
+    grpo:      {trainable: [adaptor, llm]}
 
 A parameter trains in a stage when its name starts with one of the stage's
 ``trainable`` prefixes (``p`` matches ``p`` itself and ``p.*``) and with none
@@ -29,13 +30,15 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from torch import nn
 
-STAGES: Tuple[str, ...] = ("pretrain", "align", "ia_sft", "joint_sft")
+STAGES: Tuple[str, ...] = ("pretrain", "align", "ia_sft", "joint_sft", "grpo")
 
 DEFAULT_STAGE_SCHEDULE: Dict[str, Dict[str, List[str]]] = {
     "pretrain": {"trainable": ["speech_encoder", "ctc_head"]},
     "align": {"trainable": ["adaptor"]},
     "ia_sft": {"trainable": ["adaptor", "llm"]},
     "joint_sft": {"trainable": ["speech_encoder", "adaptor", "llm"], "trainable_if_present": ["ctc_head"]},
+    # reinforcement learning after joint SFT (espnet_llm_entropy.models.grpo_step): the encoder stays put
+    "grpo": {"trainable": ["adaptor", "llm"]},
 }
 
 _STAGE_KEYS = ("trainable", "trainable_if_present", "frozen")
