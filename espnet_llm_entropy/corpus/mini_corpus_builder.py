@@ -119,8 +119,8 @@ def _write_audio_items(out_dir: Path, name: str, items: Sequence[Tuple[str, str,
 def _babble_sources(wav_scp: Path, count: int = 8) -> List[np.ndarray]:
     """The first ``count`` recordings of a written speech set (for reversed babble)."""
     waves = []
-    for line in wav_scp.read_text().splitlines()[:count]:
-        path = Path(line.split(maxsplit=1)[1])
+    for location in list(read_kaldi_map(wav_scp).values())[:count]:
+        path = Path(location)
         samples, _ = parse_pcm16_wav_bytes(path.read_bytes(), str(path))
         waves.append(samples)
     return waves
