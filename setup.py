@@ -33,7 +33,10 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["espnet_llm_entropy", "espnet_llm_entropy.*"]),
-    package_data={"espnet_llm_entropy": ["data/*.txt", "data/*.yaml"]},
+    # the presets (stage configs, paradigm files) are package data: an installed
+    # package finds them without the repository (espnet_llm_entropy/conf/__init__.py)
+    package_data={"espnet_llm_entropy": ["conf/*/*.yaml"]},
+    include_package_data=False,
     install_requires=install_requires,
     extras_require={
         "test": ["pytest>=8,<10"],

@@ -214,7 +214,8 @@ def _data_dir(value: str, option: str) -> str:
 def method_trainer_args(asr_args: Sequence[str], method_config: str) -> List[str]:
     """asr.sh's stage-11 ``asr_train`` arguments -> ``train_method`` arguments.
 
-    Taken from asr.sh: ``--output_dir`` (-> ``--exp_dir``), ``--token_list``,
+    Taken from asr.sh: ``--output_dir`` (-> ``--exp_dir``), ``--token_list``, ``--ngpu``
+    (train_method's device policy gives each stage process its share),
     the speech entries of ``--{train,valid}_data_path_and_name_and_type``
     (-> ``--train_dir``/``--valid_dir``), the speech shape file (-> its
     statistics dir ``--stats_dir``) and ``--llm_conf path=`` (-> ``--llm_dir``).
@@ -233,7 +234,7 @@ def method_trainer_args(asr_args: Sequence[str], method_config: str) -> List[str
     """
     import yaml
 
-    from espnet_llm_entropy.train.four_stage_pipeline import STAGE_DIRS
+    from espnet_llm_entropy.train.stage_schedule import STAGES
 
     with open(method_config, encoding="utf-8") as f:
         conf = yaml.safe_load(f) or {}
@@ -242,7 +243,8 @@ def method_trainer_args(asr_args: Sequence[str], method_config: str) -> List[str
     taken: Dict[str, str] = {}
     forwarded: List[str] = []
     for name, value in split_options(asr_args):
-        if name in ("output_dir", "token_list"):
+        if name in ("output_dir", "token_list", "ngpu"):
+            # --ngpu: train_method's device policy splits the GPUs between its processes
             taken["exp_dir" if name == "output_dir" else name] = value
         elif name in ("train_data_path_and_name_and_type", "valid_data_path_and_name_and_type"):
             if value.split(",")[1:2] == ["speech"]:
@@ -265,7 +267,7 @@ def method_trainer_args(asr_args: Sequence[str], method_config: str) -> List[str
     out: List[str] = []
     for key, value in taken.items():
         out += [f"--{key}", value]
-    stage_args = {f"{s}_args": "" for s in STAGE_DIRS}
+    stage_args = {f"{s}_args": "" for s in STAGES}
     for key, value in conf.items():
         if key in taken:
             raise ValueError(f"{method_config}: key '{key}' comes from asr.sh; remove it")
@@ -294,9 +296,9 @@ def link_final_stage(method_args: Sequence[str]) -> List[Path]:
     Returns:
         The links made.
     """
-    from espnet_llm_entropy.train.four_stage_pipeline import STAGE_DIRS
+    from espnet_llm_entropy.train.stage_schedule import STAGES
 
-    exp_dir, stages, i = None, list(STAGE_DIRS), 0
+    exp_dir, stages, i = None, list(STAGES), 0
     while i < len(method_args):
         if method_args[i] == "--exp_dir":
             exp_dir = Path(method_args[i + 1])

@@ -30,7 +30,8 @@ from espnet_llm_entropy.comparison.comparison_runner import (
 )
 from espnet_llm_entropy.comparison.paradigm_spec import DEFAULT_PARADIGMS, ParadigmSpecError
 from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace
-from espnet_llm_entropy.pipeline.demo_pipeline import CONF_DIR
+from espnet_llm_entropy.conf import stage_config
+from espnet_llm_entropy.pipeline.demo_pipeline import ESPNET_AN4_DIR, NO_AN4, resolve_an4_dir
 
 WORKSPACE_OPTIONS = ("train_dir", "valid_dir", "test_dir", "llm_dir", "token_list", "stats_dir")
 
@@ -45,7 +46,8 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out_dir", type=Path, required=True, help="where runs, report and plots go")
     p.add_argument("--paradigms", nargs="+", default=list(DEFAULT_PARADIGMS),
-                   help="paradigm names in conf/paradigms or YAML paths (default: %(default)s)")
+                   help="names of shipped paradigms (espnet_llm_entropy/conf/paradigms) or YAML paths "
+                   "(default: %(default)s)")
     p.add_argument("--seeds", nargs="+", type=int, default=None,
                    help="training seeds (default: 0 1 2; 0 with --quick)")
     p.add_argument("--quick", action="store_true",
@@ -65,11 +67,14 @@ def get_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--num_dev", type=int, default=d.num_dev)
     corpus.add_argument("--num_test", type=int, default=d.num_test)
     corpus.add_argument("--llm_pretrain_steps", type=int, default=d.llm_pretrain_steps)
+    corpus.add_argument("--an4_dir", type=str, default=None,
+                        help="directory with ESPnet's mini_an4 downloads.tar.gz (AN4 noise in the non-speech "
+                        f"set); default: $ESPNET_ROOT/{ESPNET_AN4_DIR} when it holds the archive; '{NO_AN4}': none")
     data = p.add_argument_group("your own data (all of train/valid/test dir, LLM, token list, stats dir)")
     for name in WORKSPACE_OPTIONS:
         data.add_argument(f"--{name}", type=Path, default=None)
     data.add_argument("--nonspeech_dir", type=Path, default=None, help="Kaldi dir of non-speech clips")
-    data.add_argument("--stats_config", type=Path, default=CONF_DIR / "pretrain_phoneme_ctc.yaml",
+    data.add_argument("--stats_config", type=Path, default=stage_config("pretrain"),
                       help="ESPnet config for statistics of character units (default: %(default)s)")
     return p
 
@@ -98,12 +103,13 @@ def main(cmd: Optional[List[str]] = None) -> int:
     steps = args.steps_per_epoch or (QUICK_STEPS_PER_EPOCH if args.quick else ComparisonConfig.steps_per_epoch)
     workspace = workspace_from_args(args, parser)
     try:
+        an4_dir = resolve_an4_dir(args.an4_dir) if workspace is None else None
         conf = ComparisonConfig(
             out_dir=args.out_dir, paradigms=args.paradigms, seeds=seeds, steps_per_epoch=steps,
             jobs=args.jobs, threads_per_job=args.threads_per_job,
             allow_unequal_budgets=args.allow_unequal_budgets, analysis_max_utts=args.analysis_max_utts,
             decode_batch_size=args.decode_batch_size, num_train=args.num_train, num_dev=args.num_dev,
-            num_test=args.num_test, llm_pretrain_steps=args.llm_pretrain_steps,
+            num_test=args.num_test, llm_pretrain_steps=args.llm_pretrain_steps, an4_dir=an4_dir,
         )
         report = run_comparison(conf, workspace, command=command_line() if cmd is None else None)
     except (ParadigmSpecError, FileNotFoundError, ValueError) as err:

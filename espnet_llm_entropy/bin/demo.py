@@ -14,7 +14,8 @@ import argparse
 from pathlib import Path
 from typing import List, Optional
 
-from espnet_llm_entropy.pipeline.demo_pipeline import DemoConfig, run_demo
+from espnet_llm_entropy.pipeline.demo_pipeline import ESPNET_AN4_DIR, NO_AN4, DemoConfig, resolve_an4_dir, run_demo
+from espnet_llm_entropy.train.stage_schedule import STAGES
 
 
 def parse_epochs(values: List[str]) -> dict:
@@ -40,9 +41,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--num_train", type=int, default=d.num_train)
     p.add_argument("--num_dev", type=int, default=d.num_dev)
     p.add_argument("--num_test", type=int, default=d.num_test)
-    p.add_argument("--an4_dir", type=Path, default=None,
-                   help="directory with ESPnet's mini_an4 downloads.tar.gz "
-                   "(default: ../shared/data/mini_an4 when present)")
+    p.add_argument("--an4_dir", type=str, default=None,
+                   help="directory with ESPnet's mini_an4 downloads.tar.gz (real AN4 speech and noise "
+                   f"recordings); default: $ESPNET_ROOT/{ESPNET_AN4_DIR} when ESPNET_ROOT is set and it "
+                   f"holds the archive, else no AN4 part; '{NO_AN4}': no AN4 part")
     p.add_argument("--num_speakers", type=int, default=d.num_speakers, help="synthetic speakers")
     p.add_argument("--llm_hidden_size", type=int, default=d.llm_hidden_size)
     p.add_argument("--llm_pretrain_steps", type=int, default=d.llm_pretrain_steps)
@@ -51,16 +53,20 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle_steps", type=int, default=d.oracle_steps,
                    help="updates of the diagnosis' LLM side on a perfect encoder")
     p.add_argument("--epochs", nargs="*", default=[], metavar="STAGE=N",
-                   help="override max_epoch of stages (pretrain, align, ia_sft, joint_sft)")
-    p.add_argument("--conf_dir", type=Path, default=d.conf_dir, help="stage configs")
+                   help=f"override max_epoch of stages ({', '.join(STAGES)})")
+    p.add_argument("--conf_dir", type=Path, default=d.conf_dir,
+                   help="stage configs (default: the tiny preset shipped in the package)")
     return p
 
 
 def main(cmd: Optional[List[str]] = None) -> None:
     args = get_parser().parse_args(cmd)
+    an4_dir = resolve_an4_dir(args.an4_dir)
+    print(f"[demo] AN4: {an4_dir}" if an4_dir else "[demo] AN4: none found (--an4_dir), the AN4 part is skipped",
+          flush=True)
     conf = DemoConfig(
         out_dir=args.out_dir, seed=args.seed, num_train=args.num_train, num_dev=args.num_dev,
-        num_test=args.num_test, num_speakers=args.num_speakers, an4_dir=args.an4_dir,
+        num_test=args.num_test, num_speakers=args.num_speakers, an4_dir=an4_dir,
         llm_hidden_size=args.llm_hidden_size, llm_pretrain_steps=args.llm_pretrain_steps,
         llm_template_sentences=args.llm_template_sentences, oracle_steps=args.oracle_steps, epochs=parse_epochs(args.epochs),
         conf_dir=args.conf_dir,

@@ -1,4 +1,4 @@
-"""Run the method's four training stages (pretrain -> align -> IA-SFT -> joint SFT).
+"""Run the method's training stages (pretrain -> align -> IA-SFT -> joint SFT).
 
 Example (tiny setup)::
 
@@ -8,7 +8,10 @@ Example (tiny setup)::
 
 Re-running the same command continues where it stopped (every stage is an
 ESPnet run with ``--resume true``). Writes ``<exp_dir>/swap_history.json``
-and ``<exp_dir>/cka_trace.json``.
+and ``<exp_dir>/cka_trace.json``. ``--dry_run`` prints the stage commands
+instead of running them. Devices: ``--ngpu N`` (default 0: CPU); in live mode
+``--pretrain_gpus K`` of them train the pretraining, the rest the SFT
+stages alongside it (``train/device_policy.py``).
 """
 
 from __future__ import annotations
@@ -20,20 +23,16 @@ import shlex
 from pathlib import Path
 from typing import Optional, Sequence
 
-from espnet_llm_entropy.train.four_stage_pipeline import MODES, STAGE_DIRS, FourStageSetup, run_four_stages
-
-CONF = Path(__file__).resolve().parents[2] / "conf" / "tiny"
-DEFAULT_CONFIGS = {
-    "pretrain": CONF / "pretrain_phoneme_ctc.yaml",
-    "align": CONF / "align.yaml",
-    "ia_sft": CONF / "ia_sft.yaml",
-    "joint_sft": CONF / "joint_sft.yaml",
-}
+from espnet_llm_entropy.conf import stage_config
+from espnet_llm_entropy.train.device_policy import DevicePolicy
+from espnet_llm_entropy.train.method_spec import MODES, spec_from_stage_configs
+from espnet_llm_entropy.train.stage_runner import RunInputs, StageRunner, dry_run_lines, write_run_summary
+from espnet_llm_entropy.train.stage_schedule import STAGES
 
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--exp_dir", type=Path, required=True, help="parent of the four stage exp dirs")
+    parser.add_argument("--exp_dir", type=Path, required=True, help="parent of the stage exp dirs")
     parser.add_argument("--token_list", type=Path, required=True, help="phone inventory")
     parser.add_argument("--train_dir", type=Path, required=True, help="Kaldi training data dir")
     parser.add_argument("--valid_dir", type=Path, required=True, help="Kaldi validation data dir")
@@ -43,10 +42,17 @@ def get_parser() -> argparse.ArgumentParser:
                         "(default: --valid_dir)")
     parser.add_argument("--mode", choices=MODES, default="replay",
                         help="replay: stages one after the other; live: pretraining runs alongside IA-SFT")
-    parser.add_argument("--stages", nargs="+", choices=STAGE_DIRS, default=list(STAGE_DIRS))
-    for stage in STAGE_DIRS:
-        parser.add_argument(f"--{stage}_config", type=Path, default=DEFAULT_CONFIGS[stage],
-                            help=f"ESPnet YAML config of the {stage} stage")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--ngpu", type=int, default=0,
+                        help="GPUs of the run (0: CPU); the stages' --ngpu comes from here")
+    parser.add_argument("--pretrain_gpus", type=int, default=None,
+                        help="live mode: GPUs of the pretraining process out of --ngpu (default: half); "
+                        "the SFT process gets the rest")
+    parser.add_argument("--dry_run", action="store_true",
+                        help="print the stage commands (with their CUDA_VISIBLE_DEVICES) and exit")
+    for stage in STAGES:
+        parser.add_argument(f"--{stage}_config", type=Path, default=stage_config(stage),
+                            help=f"ESPnet YAML config of the {stage} stage (default: the shipped tiny preset)")
         parser.add_argument(f"--{stage}_args", type=str, default="",
                             help=f"extra llm_asr_train options of the {stage} stage (one shell-quoted string)")
     return parser
@@ -55,16 +61,25 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd: Optional[Sequence[str]] = None) -> None:
     args = get_parser().parse_args(cmd)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    setup = FourStageSetup(
-        exp_dir=args.exp_dir, token_list=args.token_list, train_dir=args.train_dir,
-        valid_dir=args.valid_dir, stats_dir=args.stats_dir, llm_dir=args.llm_dir,
-        configs={s: getattr(args, f"{s}_config") for s in STAGE_DIRS},
-        stage_args={s: shlex.split(getattr(args, f"{s}_args")) for s in STAGE_DIRS},
-        mode=args.mode, probe_dir=args.probe_dir,
+    # the spec: every stage up to the last one asked for (earlier ones chain into it even when done)
+    upto = STAGES[: max(STAGES.index(s) for s in args.stages) + 1]
+    spec = spec_from_stage_configs(
+        {s: getattr(args, f"{s}_config") for s in upto},
+        {s: shlex.split(getattr(args, f"{s}_args")) for s in upto},
+        stages=upto,
     )
-    out = run_four_stages(setup, args.stages)
+    inputs = RunInputs(
+        exp_dir=args.exp_dir, token_list=args.token_list, train_dir=args.train_dir,
+        valid_dir=args.valid_dir, stats_dir=args.stats_dir, llm_dir=args.llm_dir, probe_dir=args.probe_dir,
+        mode=args.mode, devices=DevicePolicy(args.ngpu, args.pretrain_gpus),
+    )
+    if args.dry_run:
+        print("\n".join(dry_run_lines(spec, inputs, args.stages)))
+        return
+    StageRunner(spec, inputs).run(args.stages)
+    out = write_run_summary(spec, inputs)
     history = json.loads(out["swap_history"].read_text())
-    logging.info("IA-SFT swaps: %s", [(h["step"], h["version"]) for h in history["ia_sft"]])
+    logging.info("IA-SFT swaps: %s", [(h["step"], h["version"]) for h in history.get("ia_sft", [])])
     logging.info("summary: %s, %s", out["swap_history"], out["cka_trace"])
 
 

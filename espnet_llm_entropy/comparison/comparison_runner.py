@@ -47,7 +47,7 @@ class ComparisonConfig:
 
     Attributes:
         out_dir: where everything goes.
-        paradigms: paradigm names (files in ``conf/paradigms``) or paths.
+        paradigms: names of shipped paradigm files (``espnet_llm_entropy/conf/paradigms``) or paths.
         seeds: training seeds; every figure is reported as mean and spread over them.
         steps_per_epoch: update steps per epoch of every stage.
         jobs: trainings run at the same time.
@@ -57,6 +57,7 @@ class ComparisonConfig:
         decode_batch_size: decoding batch size.
         num_train, num_dev, num_test: mini-corpus sizes (built workspace only).
         llm_pretrain_steps: steps of the tiny LLM's pretraining (built workspace only).
+        an4_dir: directory of ESPnet's mini_an4 archive (built workspace only; None: no AN4 part).
     """
 
     out_dir: Path
@@ -72,6 +73,7 @@ class ComparisonConfig:
     num_dev: int = 60
     num_test: int = 60
     llm_pretrain_steps: int = TemplateLMConfig.steps
+    an4_dir: Optional[Path] = None
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir).resolve()
@@ -159,7 +161,8 @@ def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspa
     if workspace is None:
         print(f"[compare] preparing the mini corpus, LLM and statistics in {conf.out_dir / 'workspace'}", flush=True)
         workspace = build_mini_workspace(conf.out_dir / "workspace", conf.num_train, conf.num_dev,
-                                         conf.num_test, llm_pretrain_steps=conf.llm_pretrain_steps)
+                                         conf.num_test, llm_pretrain_steps=conf.llm_pretrain_steps,
+                                         an4_dir=conf.an4_dir)
     for unit in sorted({s.units for s in specs}):
         ensure_units(workspace, unit)
     workspace.check()

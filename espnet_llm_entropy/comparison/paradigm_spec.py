@@ -7,7 +7,7 @@ of one way to build the LLM-ASR model::
     label: phoneme CR-CTC -> align -> joint SFT
     units: phone              # CTC targets of every stage: phone | char
     stages:
-      - stage: pretrain       # pretrain | align | ia_sft | joint_sft, in this order
+      - stage: pretrain       # a name of train/stage_schedule.STAGES, in that order
         config: ../tiny/pretrain_phoneme_ctc.yaml   # relative to this file
         epochs: 16
       - stage: align
@@ -28,90 +28,34 @@ budgets differ.
 
 from __future__ import annotations
 
-import hashlib
 import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Union
 
 import yaml
 
-STAGE_ORDER = ("pretrain", "align", "ia_sft", "joint_sft")
-UNITS = ("phone", "char")
-ALIGN_ENCODERS = ("first", "final")
-PARADIGM_DIR = Path(__file__).resolve().parents[2] / "conf" / "paradigms"
+from espnet_llm_entropy.conf import paradigm_dir
+from espnet_llm_entropy.train.method_spec import (
+    ALIGN_ENCODERS,
+    UNITS,
+    MethodSpec,
+    MethodSpecError,
+    StageRun,
+    check_stage_order,
+)
+from espnet_llm_entropy.train.stage_schedule import STAGES
+
+PARADIGM_DIR = paradigm_dir()
 DEFAULT_PARADIGMS = ("single_stage", "char_ctc", "phoneme_ctc", "full_method")
+#: A paradigm is a :class:`~espnet_llm_entropy.train.method_spec.MethodSpec` read from a file.
+ParadigmSpec = MethodSpec
+
+__all__ = ["PARADIGM_DIR", "DEFAULT_PARADIGMS", "ParadigmSpec", "ParadigmSpecError", "StageRun", "load_paradigm",
+           "load_paradigms", "resolve_paradigm", "check_equal_budgets"]
 
 
-class ParadigmSpecError(ValueError):
+class ParadigmSpecError(MethodSpecError):
     """A paradigm file that cannot be used; the message names the file and key."""
-
-
-@dataclass(frozen=True)
-class StageRun:
-    """One ESPnet training of a paradigm.
-
-    Attributes:
-        stage: ``pretrain``, ``align``, ``ia_sft`` or ``joint_sft``.
-        config: the stage's ESPnet YAML config.
-        epochs: training epochs (``--max_epoch``).
-        args: extra ``llm_asr_train`` options.
-        encoder: for ``align``: load the ``first`` or the ``final``
-            published encoder version.
-    """
-
-    stage: str
-    config: Path
-    epochs: int
-    args: Tuple[str, ...] = ()
-    encoder: str = "final"
-
-
-@dataclass(frozen=True)
-class ParadigmSpec:
-    """A paradigm: its stages and the CTC target units they share.
-
-    Attributes:
-        name: identifier (directory names, table rows).
-        label: one-line description for reports.
-        units: ``phone`` or ``char``.
-        stages: the trainings, in :data:`STAGE_ORDER` order.
-        source: the file it was read from.
-    """
-
-    name: str
-    label: str
-    units: str
-    stages: Tuple[StageRun, ...]
-    source: Path = field(default=Path("<memory>"))
-
-    @property
-    def total_epochs(self) -> int:
-        """The step budget in epochs (every epoch is ``steps_per_epoch`` updates)."""
-        return sum(s.epochs for s in self.stages)
-
-    def stage(self, name: str) -> Optional[StageRun]:
-        """The :class:`StageRun` called ``name``, or None."""
-        return next((s for s in self.stages if s.stage == name), None)
-
-    @property
-    def pretrain(self) -> Optional[StageRun]:
-        return self.stage("pretrain")
-
-    def pretrain_key(self) -> Optional[str]:
-        """Identity of the pretraining: paradigms with equal keys can share one run.
-
-        Built from the units, the config's content, the epochs and the extra
-        options, so two paradigms share a pretrained encoder exactly when
-        they would train the same one.
-        """
-        pre = self.pretrain
-        if pre is None:
-            return None
-        digest = hashlib.sha1()
-        for part in (self.units, pre.config.read_text(encoding="utf-8"), str(pre.epochs), *pre.args):
-            digest.update(part.encode("utf-8") + b"\0")
-        return f"{self.units}_{digest.hexdigest()[:10]}"
 
 
 def _fail(source: Path, key: str, message: str) -> None:
@@ -126,8 +70,8 @@ def _stage_run(entry, index: int, source: Path) -> StageRun:
     if unknown:
         _fail(source, where, f"unknown keys {unknown}; expected stage, config, epochs, args, encoder")
     stage = entry.get("stage")
-    if stage not in STAGE_ORDER:
-        _fail(source, f"{where}.stage", f"expected one of {STAGE_ORDER}, got {stage!r}")
+    if stage not in STAGES:
+        _fail(source, f"{where}.stage", f"expected one of {STAGES}, got {stage!r}")
     if "config" not in entry:
         _fail(source, f"{where}.config", "missing (the stage's ESPnet YAML config)")
     config = (source.parent / str(entry["config"])).resolve()
@@ -150,23 +94,13 @@ def _stage_run(entry, index: int, source: Path) -> StageRun:
 
 
 def _check_stage_order(stages: Sequence[StageRun], source: Path) -> None:
-    names = [s.stage for s in stages]
-    if not names:
-        _fail(source, "stages", "at least one stage is needed")
-    if len(set(names)) != len(names):
-        _fail(source, "stages", f"a stage appears twice: {names}")
-    if names != sorted(names, key=STAGE_ORDER.index):
-        _fail(source, "stages", f"stages must run in the order {STAGE_ORDER}, got {names}")
-    needs_versions = [n for n in names if n in ("align", "ia_sft")]
-    if needs_versions and "pretrain" not in names:
-        _fail(source, "stages", f"{needs_versions} load published encoder versions: a pretrain stage is needed")
-    if "ia_sft" in names and "align" not in names:
-        _fail(source, "stages", "ia_sft starts from the aligned adaptor: an align stage is needed")
-    if names == ["pretrain"]:
-        _fail(source, "stages", "pretraining alone gives no LLM-ASR model to decode")
+    try:
+        check_stage_order([s.stage for s in stages], f"{source}: stages")
+    except MethodSpecError as err:
+        raise ParadigmSpecError(str(err)) from None
 
 
-def load_paradigm(path: Union[str, Path]) -> ParadigmSpec:
+def load_paradigm(path: Union[str, Path]) -> MethodSpec:
     """Read and validate a paradigm file.
 
     Raises:
@@ -196,11 +130,11 @@ def load_paradigm(path: Union[str, Path]) -> ParadigmSpec:
         _fail(source, "stages", f"expected a list of stages, got {raw_stages!r}")
     stages = tuple(_stage_run(entry, i, source) for i, entry in enumerate(raw_stages))
     _check_stage_order(stages, source)
-    return ParadigmSpec(name=name, label=str(data.get("label", name)), units=units, stages=stages, source=source)
+    return MethodSpec(name=name, label=str(data.get("label", name)), units=units, stages=stages, source=source)
 
 
 def resolve_paradigm(name_or_path: str) -> Path:
-    """A paradigm file: a path, or the name of one in ``conf/paradigms/``."""
+    """A paradigm file: a path, or the name of one shipped in ``espnet_llm_entropy/conf/paradigms/``."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return path
@@ -211,7 +145,7 @@ def resolve_paradigm(name_or_path: str) -> Path:
     return candidate
 
 
-def load_paradigms(names_or_paths: Sequence[str]) -> List[ParadigmSpec]:
+def load_paradigms(names_or_paths: Sequence[str]) -> List[MethodSpec]:
     """Load several paradigms; their names must be distinct."""
     specs = [load_paradigm(resolve_paradigm(p)) for p in names_or_paths]
     seen: Dict[str, Path] = {}
@@ -222,7 +156,7 @@ def load_paradigms(names_or_paths: Sequence[str]) -> List[ParadigmSpec]:
     return specs
 
 
-def check_equal_budgets(specs: Sequence[ParadigmSpec]) -> int:
+def check_equal_budgets(specs: Sequence[MethodSpec]) -> int:
     """The common step budget in epochs; raises when the paradigms' budgets differ."""
     budgets = {spec.name: spec.total_epochs for spec in specs}
     if len(set(budgets.values())) > 1:

@@ -94,16 +94,19 @@ def ensure_units(ws: ComparisonWorkspace, unit: str) -> None:
 
 
 def build_mini_workspace(root: Path, num_train: int = 600, num_dev: int = 60, num_test: int = 60,
-                         seed: int = 0, llm_pretrain_steps: int = TemplateLMConfig.steps) -> ComparisonWorkspace:
+                         seed: int = 0, llm_pretrain_steps: int = TemplateLMConfig.steps,
+                         an4_dir: Optional[Path] = None) -> ComparisonWorkspace:
     """The bundled mini corpus, phone inventory, tiny LLM and statistics (resumable).
 
     Runs the demo's ``corpus``, ``phones``, ``llm`` and ``stats`` steps in
-    ``root`` (a finished step is skipped when called again).
+    ``root`` (a finished step is skipped when called again); ``an4_dir``
+    (ESPnet's mini_an4 archive) adds AN4 noise to the non-speech sets.
     """
-    from espnet_llm_entropy.pipeline.demo_pipeline import CONF_DIR, Demo, DemoConfig
+    from espnet_llm_entropy.conf import stage_config
+    from espnet_llm_entropy.pipeline.demo_pipeline import Demo, DemoConfig
 
     demo = Demo(DemoConfig(out_dir=root, seed=seed, num_train=num_train, num_dev=num_dev,
-                           num_test=num_test, llm_pretrain_steps=llm_pretrain_steps))
+                           num_test=num_test, llm_pretrain_steps=llm_pretrain_steps, an4_dir=an4_dir))
     demo.steps = [step for step in demo.steps if step[0] in ("corpus", "phones", "llm", "stats")]
     demo.run()
     data = demo.data
@@ -111,5 +114,5 @@ def build_mini_workspace(root: Path, num_train: int = 600, num_dev: int = 60, nu
         root=demo.root, train_dir=data / "train", valid_dir=data / "dev", test_dir=data / "test",
         nonspeech_dir=data / "nonspeech" if (data / "nonspeech" / "wav.scp").exists() else None,
         llm_dir=demo.root / "llm", token_lists={"phone": demo.root / "phones.txt"},
-        stats_dirs={"phone": demo.root / "stats"}, stats_config=CONF_DIR / "pretrain_phoneme_ctc.yaml",
+        stats_dirs={"phone": demo.root / "stats"}, stats_config=stage_config("pretrain"),
     )

@@ -33,29 +33,65 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
+from espnet_llm_entropy.conf import preset_dir, stage_config_name
+from espnet_llm_entropy.corpus.an4_archive import ARCHIVE_NAME as AN4_ARCHIVE
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.pipeline import espnet_steps
+from espnet_llm_entropy.train.stage_schedule import STAGES
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "tiny"
-STAGE_CONFIGS = {
-    "pretrain": "pretrain_phoneme_ctc.yaml",
-    "align": "align.yaml",
-    "ia_sft": "ia_sft.yaml",
-    "joint_sft": "joint_sft.yaml",
-}
+CONF_DIR = preset_dir("tiny")
 # stages the robustness retraining shares with the main run (it retrains the rest)
 ROBUSTNESS_SHARED_STAGES = ("pretrain", "align", "ia_sft")
 #: The pack of the final model (ESPnet's format, base LLM inside), relative to the demo folder.
 PACK_FILE = "pack/joint_sft.zip"
 # log lines echoed to the console while a step runs
 PROGRESS_LINES = r"epoch results|published encoder|swapped|hot-swap|stage .* (started|finished)|Error"
-SHARED_AN4 = Path(__file__).resolve().parents[3] / "shared" / "data" / "mini_an4"
+#: Where ESPnet keeps the mini_an4 archive, relative to an ESPnet checkout ($ESPNET_ROOT).
+ESPNET_AN4_DIR = Path("egs2") / "mini_an4" / "asr1"
+#: ``--an4_dir`` value that leaves AN4 out even when ESPnet's copy is found.
+NO_AN4 = "none"
+
+
+def default_an4_dir(environ: Optional[Mapping[str, str]] = None) -> Optional[Path]:
+    """ESPnet's copy of the mini_an4 archive: ``$ESPNET_ROOT/egs2/mini_an4/asr1`` when it holds
+    ``downloads.tar.gz``, else None."""
+    environ = os.environ if environ is None else environ
+    root = environ.get("ESPNET_ROOT")
+    if root and (Path(root) / ESPNET_AN4_DIR / AN4_ARCHIVE).is_file():
+        return (Path(root) / ESPNET_AN4_DIR).resolve()
+    return None
+
+
+def resolve_an4_dir(value: Optional[str], environ: Optional[Mapping[str, str]] = None) -> Optional[Path]:
+    """The AN4 directory the demo uses for ``--an4_dir value`` (None: no AN4 part, with a log line).
+
+    ``value`` None looks for ESPnet's copy (:func:`default_an4_dir`);
+    ``none`` leaves AN4 out; a directory must hold ``downloads.tar.gz``.
+
+    Raises:
+        FileNotFoundError: a given directory without the archive.
+    """
+    if value is not None and str(value).lower() == NO_AN4:
+        logging.warning("AN4: left out (--an4_dir none); the demo decodes no real speech")
+        return None
+    if value is None:
+        found = default_an4_dir(environ)
+        if found is None:
+            logging.warning("AN4: no --an4_dir and no $ESPNET_ROOT/%s/%s; the AN4 part is skipped",
+                            ESPNET_AN4_DIR, AN4_ARCHIVE)
+        return found
+    path = Path(value)
+    if not (path / AN4_ARCHIVE).is_file():
+        raise FileNotFoundError(f"--an4_dir {value}: no {AN4_ARCHIVE} in it (ESPnet's mini_an4 archive, "
+                                f"e.g. $ESPNET_ROOT/{ESPNET_AN4_DIR})")
+    return path.resolve()
 
 
 @dataclass
@@ -84,8 +120,7 @@ class DemoConfig:
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir).resolve()
-        if self.an4_dir is None and (SHARED_AN4 / "downloads.tar.gz").exists():
-            self.an4_dir = SHARED_AN4
+        self.conf_dir = Path(self.conf_dir)
 
 
 class Demo:
@@ -185,8 +220,8 @@ class Demo:
             "--stats_dir", self.root / "stats", "--train_dir", self.data / "train",
             "--valid_dir", self.data / "dev", "--llm_dir", self.root / "llm",
         ]
-        for stage, config in STAGE_CONFIGS.items():
-            args += [f"--{stage}_config", self.conf.conf_dir / config]
+        for stage in STAGES:
+            args += [f"--{stage}_config", self.conf.conf_dir / stage_config_name(stage)]
             opts = extra_args.get(stage, "")
             if stage in self.conf.epochs:
                 opts += f" --max_epoch {self.conf.epochs[stage]}"
@@ -266,7 +301,7 @@ class Demo:
     def learning_curves(self) -> None:
         from espnet_llm_entropy.analysis.learning_curves import write_learning_curves
 
-        write_learning_curves({stage: self.exp / stage for stage in STAGE_CONFIGS}, self.root / "curves")
+        write_learning_curves({stage: self.exp / stage for stage in STAGES}, self.root / "curves")
 
     def diagnose(self) -> None:
         """(a) encoder PER, (b) oracle LLM side + LLM perplexity, (c) the full model, on test."""

@@ -5,110 +5,43 @@ Each step builds the argument list of one of our entry points
 process (cheap: no re-import of ESPnet, used by the demo and tests) or as a
 subprocess (``python -m espnet_llm_entropy.bin.<tool> ...``). The argument
 lists are exactly those of asr.sh stages 10-12, so what the demo runs is
-what a recipe runs.
+what a recipe runs. ``--ngpu`` comes from ``train/device_policy.py``;
+multi-stage trainings go through ``train/stage_runner.py``.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import shlex
-import subprocess
-import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
+from espnet_llm_entropy.train import device_policy
+from espnet_llm_entropy.train.espnet_commands import data_options, run_entry_point, training_args
 
-def data_options(split: str, data_dir: Path, stats_dir: Optional[Path], with_text: bool = True) -> List[str]:
-    """``--{split}_data_path_and_name_and_type`` (+ ``--{split}_shape_file``) options.
-
-    Args:
-        split: "train" or "valid".
-        data_dir: Kaldi data dir with ``wav.scp`` (and ``text``).
-        stats_dir: collect-stats output with ``{split}/speech_shape``; None
-            during statistics collection itself (then ``wav.scp`` lengths are
-            not known and ESPnet uses the data dir's own ``utt2spk`` keys).
-    """
-    opts = [f"--{split}_data_path_and_name_and_type", f"{data_dir}/wav.scp,speech,sound"]
-    if with_text:
-        opts += [f"--{split}_data_path_and_name_and_type", f"{data_dir}/text,text,text"]
-    shape = (stats_dir / split / "speech_shape") if stats_dir else (data_dir / "utt2spk")
-    opts += [f"--{split}_shape_file", str(shape)]
-    return opts
-
-
-def run_entry_point(
-    module: str,
-    args: Sequence[str],
-    in_process: bool = True,
-    log_file: Optional[Path] = None,
-    echo: Optional[str] = None,
-) -> None:
-    """Run ``python -m espnet_llm_entropy.bin.<module> args``.
-
-    In-process runs call the module's ``main(cmd)``; subprocess runs write
-    their output to ``log_file`` (if given), print the lines matching the
-    regular expression ``echo`` (progress), and raise on a non-zero exit
-    with the command and the log's tail.
-    """
-    args = [str(a) for a in args]
-    full = f"espnet_llm_entropy.bin.{module}"
-    logging.info("running: python -m %s %s", full, " ".join(shlex.quote(a) for a in args))
-    if in_process:
-        import importlib
-
-        importlib.import_module(full).main(args)
-        return
-    cmd = [sys.executable, "-m", full, *args]
-    if log_file is None:
-        subprocess.run(cmd, check=True)
-        return
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    pattern = re.compile(echo) if echo else None
-    with open(log_file, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-        for line in proc.stdout:
-            log.write(line)
-            if pattern is not None and pattern.search(line):
-                print("    " + _shorten(line.rstrip()), flush=True)
-        returncode = proc.wait()
-    if returncode != 0:
-        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-25:])
-        raise RuntimeError(f"command failed ({returncode}): {shlex.join(cmd)}\n--- {log_file} ---\n{tail}")
-
-
-def _shorten(line: str, width: int = 160) -> str:
-    """Drop ESPnet's ``[host] date (module:line) LEVEL:`` prefix; cut long lines."""
-    line = re.sub(r"^\[\S+\] \S+ \S+ \(\S+\) \w+: ", "", line)
-    return line if len(line) <= width else line[: width - 3] + "..."
+__all__ = ["data_options", "run_entry_point", "collect_stats", "train", "decode", "score_hallucination",
+           "decoding_checkpoint", "DECODING_CHECKPOINTS"]
 
 
 def collect_stats(
     config: Path, token_list: Path, train_dir: Path, valid_dir: Path, stats_dir: Path,
-    extra: Sequence[str] = (), in_process: bool = True, log_file: Optional[Path] = None,
+    extra: Sequence[str] = (), in_process: bool = True, log_file: Optional[Path] = None, ngpu: int = 0,
 ) -> Path:
     """asr.sh stage 10: shape files and feature statistics into ``stats_dir``."""
-    args = [
-        "--collect_stats", "true", "--config", config, "--token_list", token_list,
-        "--output_dir", stats_dir, "--ngpu", "0", "--use_preprocessor", "true",
-        *data_options("train", train_dir, None), *data_options("valid", valid_dir, None),
-        *extra,
-    ]
+    args = [*training_args(config, token_list, stats_dir, train_dir, valid_dir, None,
+                           device_policy.training_args(ngpu)), *extra]
     run_entry_point("llm_asr_train", args, in_process, log_file=log_file)
     return stats_dir
 
 
 def train(
     config: Path, token_list: Path, train_dir: Path, valid_dir: Path, stats_dir: Path,
-    exp_dir: Path, extra: Sequence[str] = (), in_process: bool = True,
+    exp_dir: Path, extra: Sequence[str] = (), in_process: bool = True, ngpu: int = 0,
 ) -> Path:
-    """asr.sh stage 11: one ESPnet training run into ``exp_dir`` (resumable)."""
-    args = [
-        "--config", config, "--token_list", token_list, "--output_dir", exp_dir,
-        "--ngpu", "0", "--resume", "true", "--use_preprocessor", "true",
-        *data_options("train", train_dir, stats_dir), *data_options("valid", valid_dir, stats_dir),
-        *extra,
-    ]
+    """asr.sh stage 11: one ESPnet training run into ``exp_dir`` (resumable).
+
+    One stage alone; a multi-stage run goes through ``train/stage_runner.py``.
+    """
+    args = [*training_args(config, token_list, exp_dir, train_dir, valid_dir, stats_dir,
+                           device_policy.training_args(ngpu)), *extra]
     run_entry_point("llm_asr_train", args, in_process)
     return exp_dir
 
@@ -116,13 +49,13 @@ def train(
 def decode(
     exp_dir: Path, model_file: Path, data_dir: Path, out_dir: Path,
     batch_size: int = 8, extra: Sequence[str] = (), in_process: bool = True,
-    log_file: Optional[Path] = None, echo: Optional[str] = None,
+    log_file: Optional[Path] = None, echo: Optional[str] = None, ngpu: int = 0,
 ) -> Path:
     """asr.sh stage 12: decode ``data_dir`` into ``out_dir/1best_recog``."""
     args = [
         "--asr_train_config", exp_dir / "config.yaml", "--asr_model_file", model_file,
         "--output_dir", out_dir, "--data_path_and_name_and_type", f"{data_dir}/wav.scp,speech,sound",
-        "--batch_size", str(batch_size), "--ngpu", "0", *extra,
+        "--batch_size", str(batch_size), *device_policy.decoding_args(ngpu), *extra,
     ]
     run_entry_point("llm_asr_inference", args, in_process, log_file=log_file, echo=echo)
     return out_dir / "1best_recog"

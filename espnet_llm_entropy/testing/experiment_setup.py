@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from espnet_llm_entropy.conf import CONF_ROOT
 from espnet_llm_entropy.pipeline import espnet_steps
 from espnet_llm_entropy.testing.tiny_components import make_tiny_llm_dir
 
-REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
+#: The shipped presets (the repository's ``conf/`` links here).
+REPO_CONF = CONF_ROOT
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""How the stages of a paradigm are chained: ``stage_options``, ``final_model`` and friends."""
+"""How the stages of a paradigm are chained (through the stage runner): ``stage_options``, ``final_model``..."""
 
 import json
 from pathlib import Path
@@ -19,6 +19,15 @@ from espnet_llm_entropy.train.encoder_versions import publish_encoder_version
 
 SEED = 3
 STEPS = 7
+
+
+def options(ws, spec, stage, out, run_dir):
+    """The options of ``stage`` of ``spec`` for SEED/STEPS, pretraining shared under ``out``."""
+    return stage_options(ws, spec, stage, SEED, STEPS, out, run_dir)
+
+
+def publications(out, spec):
+    return pretrain_dir(out, SEED, spec) / "encoder_versions"
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +63,11 @@ def check_common(opts, ws, run):
 def test_pretrain_publishes_and_has_no_llm(ws, specs, tmp_path):
     spec = specs["full_method"]
     run = spec.pretrain
-    pub = tmp_path / "pre" / "encoder_versions"
-    opts = stage_options(ws, spec, run, SEED, STEPS, pub, None)
+    pub = publications(tmp_path, spec)
+    opts = options(ws, spec, "pretrain", tmp_path, tmp_path / "run")
     check_common(opts, ws, run)
     assert values(opts, "--cka_monitor_conf") == [f"publish_dir={pub}"]
-    for flag in ("--llm_conf", "--hot_swap_conf", "--init_param", "--phonemizer_conf"):
+    for flag in ("--llm_conf", "--hot_swap_conf", "--init_param", "--phonemizer_conf", "--ctc_head_init"):
         assert flag not in opts, flag
 
 
@@ -66,8 +75,8 @@ def test_align_first_loads_version_one(ws, specs, tmp_path):
     spec = specs["full_method"]
     run = spec.stage("align")
     assert run.encoder == "first"
-    pub = tmp_path / "pre" / "encoder_versions"  # need not exist for the first version
-    opts = stage_options(ws, spec, run, SEED, STEPS, pub, tmp_path / "previous")
+    pub = publications(tmp_path, spec)  # need not exist for the first version
+    opts = options(ws, spec, "align", tmp_path, tmp_path / "run")
     check_common(opts, ws, run)
     assert values(opts, "--hot_swap_conf") == [f"publish_dir={pub}", "mode=fixed", "initial_version=1"]
     assert values(opts, "--llm_conf") == [f"path={ws.llm_dir}"]
@@ -79,27 +88,27 @@ def test_align_final_loads_last_published_version(ws, specs, tmp_path):
     spec = specs["phoneme_ctc"]
     run = spec.stage("align")
     assert run.encoder == "final"
-    pub = tmp_path / "pre" / "encoder_versions"
+    pub = publications(tmp_path, spec)
     with pytest.raises(RuntimeError, match="published no encoder version"):
-        stage_options(ws, spec, run, SEED, STEPS, pub, None)
+        options(ws, spec, "align", tmp_path, tmp_path / "run")
     for version in (1, 2, 3):
         publish_encoder_version(pub, {"w": torch.full((2,), float(version))}, version,
                                 pretrain_step=10 * version, cka=None, reference_version=None, final=version == 3)
-    opts = stage_options(ws, spec, run, SEED, STEPS, pub, None)
+    opts = options(ws, spec, "align", tmp_path, tmp_path / "run")
     check_common(opts, ws, run)
     assert values(opts, "--hot_swap_conf") == [f"publish_dir={pub}", "mode=fixed", "initial_version=3"]
     # a version whose weights are corrupt is not the last usable one
     (pub / "encoder_v3.pth").write_bytes(b"corrupt")
-    opts = stage_options(ws, spec, run, SEED, STEPS, pub, None)
+    opts = options(ws, spec, "align", tmp_path, tmp_path / "run")
     assert "initial_version=2" in values(opts, "--hot_swap_conf")
 
 
 def test_ia_sft_replays_from_the_aligned_model(ws, specs, tmp_path):
     spec = specs["full_method"]
     run = spec.stage("ia_sft")
-    pub = tmp_path / "pre" / "encoder_versions"
+    pub = publications(tmp_path, spec)
     previous = tmp_path / "run" / "align"
-    opts = stage_options(ws, spec, run, SEED, STEPS, pub, previous)
+    opts = options(ws, spec, "ia_sft", tmp_path, tmp_path / "run")
     check_common(opts, ws, run)
     assert values(opts, "--hot_swap_conf") == [f"publish_dir={pub}", "mode=replay"]
     assert values(opts, "--init_param") == [str(previous / "latest.pth")]
@@ -110,35 +119,41 @@ def test_joint_sft_with_previous_stage(ws, specs, tmp_path):
     spec = specs["phoneme_ctc"]
     run = spec.stage("joint_sft")
     previous = tmp_path / "run" / "align"
-    opts = stage_options(ws, spec, run, SEED, STEPS, tmp_path / "pub", previous)
+    opts = options(ws, spec, "joint_sft", tmp_path, tmp_path / "run")
     check_common(opts, ws, run)
     assert values(opts, "--init_param") == [str(previous / "latest.pth")]
+    # the config keeps the phone-CTC head: the shared pretraining's head, as train_method passes it
+    assert values(opts, "--ctc_head_init") == [str(pretrain_dir(tmp_path, SEED, spec) / "latest.pth")]
     assert "--hot_swap_conf" not in opts and "--cka_monitor_conf" not in opts
     assert values(opts, "--llm_conf") == [f"path={ws.llm_dir}"]
     assert opts[-len(run.args):] == ["--optim_conf", "lr=0.003", "--drift_conf", "floor=0",
                                      "--drift_conf", "action=none"]
 
 
-def test_joint_sft_alone_starts_from_scratch(ws, specs):
+def test_joint_sft_alone_starts_from_scratch(ws, specs, tmp_path):
     spec = specs["single_stage"]
     run = spec.stages[0]
-    opts = stage_options(ws, spec, run, SEED, STEPS, None, None)
+    opts = options(ws, spec, "joint_sft", tmp_path, tmp_path / "run")
     check_common(opts, ws, run)
-    assert "--init_param" not in opts
+    assert "--init_param" not in opts and "--ctc_head_init" not in opts
     assert values(opts, "--max_epoch") == ["40"]
     assert opts[-len(run.args):] == list(run.args) and len(run.args) == 8
 
 
 def test_char_units_every_stage(ws, specs, tmp_path):
     spec = specs["char_ctc"]
-    pub = tmp_path / "pub"
+    ws.token_lists["char"] = ws.root / "chars.txt"
+    ws.stats_dirs["char"] = ws.root / "stats_char"
+    pub = publications(tmp_path, spec)
     publish_encoder_version(pub, {"w": torch.zeros(1)}, 1, pretrain_step=1, cka=None, reference_version=None)
     for run in spec.stages:
-        opts = stage_options(ws, spec, run, SEED, STEPS, pub, tmp_path / "prev")
+        opts = options(ws, spec, run.stage, tmp_path, tmp_path / "run")
         check_common(opts, ws, run)
         assert values(opts, "--phonemizer_conf") == ["unit=char"], run.stage
+    pub = publications(tmp_path, specs["phoneme_ctc"])
+    publish_encoder_version(pub, {"w": torch.zeros(1)}, 1, pretrain_step=1, cka=None, reference_version=None)
     for run in specs["phoneme_ctc"].stages:
-        assert "--phonemizer_conf" not in stage_options(ws, specs["phoneme_ctc"], run, SEED, STEPS, pub, None)
+        assert "--phonemizer_conf" not in options(ws, specs["phoneme_ctc"], run.stage, tmp_path, tmp_path / "run")
 
 
 def test_pretrain_dir_is_shared_by_equal_pretrainings(specs, tmp_path):
@@ -184,16 +199,19 @@ def test_final_model_preference(specs, tmp_path):
 
 def test_a_finished_stage_with_another_step_budget_is_refused(ws, specs, tmp_path):
     """Resuming into an out_dir trained with another --steps_per_epoch would mix budgets."""
-    from espnet_llm_entropy.comparison.paradigm_training import train_stage
+    from espnet_llm_entropy.comparison.paradigm_training import run_inputs
+    from espnet_llm_entropy.train.stage_runner import StageRunner
 
     spec = specs["phoneme_ctc"]
     run = spec.stage("joint_sft")
-    stage_dir = tmp_path / "joint_sft"
-    stage_dir.mkdir()
+    stage_dir = tmp_path / "run" / "joint_sft"
+    stage_dir.mkdir(parents=True)
     (stage_dir / DONE_FILE).write_text(json.dumps({"stage": "joint_sft", "wall_s": 1.0,
                                                    "steps": run.epochs * STEPS, "epochs": run.epochs}))
-    record = train_stage(ws, spec, run, SEED, STEPS, stage_dir, None, None)
+    runner = StageRunner(spec, run_inputs(ws, spec, SEED, STEPS, tmp_path, tmp_path / "run"))
+    record = runner.run_stage("joint_sft")  # done: skipped, nothing runs
     assert record["steps"] == run.epochs * STEPS
+    other = StageRunner(spec, run_inputs(ws, spec, SEED, STEPS + 1, tmp_path, tmp_path / "run"))
     with pytest.raises(ValueError, match=r"use another --out_dir") as err:
-        train_stage(ws, spec, run, SEED, STEPS + 1, stage_dir, None, None)
+        other.run_stage("joint_sft")
     assert str(stage_dir) in str(err.value) and str(run.epochs * (STEPS + 1)) in str(err.value)

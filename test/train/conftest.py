@@ -86,20 +86,20 @@ SMALL_MODEL = [
 
 @pytest.fixture(scope="session")
 def method_setup(tmp_path_factory):
-    """Tiny corpus (12/4/4), phones, LLM, stats, and a FourStageSetup with small stage options."""
+    """Tiny corpus (12/4/4), phones, LLM, stats, and a MethodSetup with small stage options."""
     import shutil
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (run `make setup`)")
+    from espnet_llm_entropy.conf import stage_configs
     from espnet_llm_entropy.testing.experiment_setup import build_tiny_experiment
-    from espnet_llm_entropy.train.four_stage_pipeline import FourStageSetup
-    from espnet_llm_entropy.bin.train_method import DEFAULT_CONFIGS
+    from espnet_llm_entropy.testing.method_setup import METHOD_STAGES, MethodSetup
 
     root = tmp_path_factory.mktemp("method")
     exp = build_tiny_experiment(root, 12, 4, 4)
-    return FourStageSetup(
+    return MethodSetup(
         exp_dir=root / "exp", token_list=exp.phones, train_dir=exp.data / "train", valid_dir=exp.data / "dev",
-        stats_dir=exp.stats, llm_dir=exp.llm_dir, configs=dict(DEFAULT_CONFIGS),
+        stats_dir=exp.stats, llm_dir=exp.llm_dir, configs=stage_configs(METHOD_STAGES),
         stage_args={
             "pretrain": SMALL_MODEL + [
                 "--max_epoch", "2", "--model_conf", "cr_weight=0", "--model_conf", "head_hidden_size=32",
@@ -122,7 +122,7 @@ def pretrained_setup(method_setup):
     Threshold 1.0 makes every check after the reference (step 2) publish:
     v1..v3 at steps 3, 4, 5 and the final v4 at step 6, whatever the exact CKA values.
     """
-    from espnet_llm_entropy.train.four_stage_pipeline import run_stage
+    from espnet_llm_entropy.testing.method_setup import run_stage
 
     run_stage(method_setup, "pretrain")
     return method_setup
@@ -130,7 +130,7 @@ def pretrained_setup(method_setup):
 
 @pytest.fixture(scope="session")
 def aligned_setup(pretrained_setup):
-    from espnet_llm_entropy.train.four_stage_pipeline import run_stage
+    from espnet_llm_entropy.testing.method_setup import run_stage
 
     run_stage(pretrained_setup, "align")
     return pretrained_setup

@@ -10,7 +10,8 @@ from espnet_llm_entropy.analysis.learning_curves import read_training_state
 from espnet_llm_entropy.pipeline import espnet_steps
 from espnet_llm_entropy.fileio.jsonl import read_jsonl
 from espnet_llm_entropy.train.encoder_versions import load_encoder_version, read_published_versions
-from espnet_llm_entropy.train.four_stage_pipeline import run_stage, write_run_summary
+from espnet_llm_entropy.testing.method_setup import run_stage
+from espnet_llm_entropy.train.stage_runner import write_run_summary
 
 
 def _encoder_part(state):
@@ -81,7 +82,7 @@ def test_ia_sft_replay_then_joint_sft(aligned_setup):
     assert head and all(torch.equal(joint[k], v) for k, v in head.items())
     assert bool(joint["ctc_head_trained"])
 
-    out = write_run_summary(setup)
+    out = write_run_summary(setup.spec, setup.inputs)
     summary = json.loads(out["cka_trace"].read_text())
     assert len(summary["publications"]) == len(records) and len(summary["joint_sft_drift"]) == 2
     assert json.loads(out["swap_history"].read_text())["ia_sft"] == history

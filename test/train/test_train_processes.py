@@ -11,7 +11,7 @@ import torch
 from espnet_llm_entropy.analysis.learning_curves import read_training_state
 from espnet_llm_entropy.pipeline import espnet_steps
 from espnet_llm_entropy.fileio.jsonl import read_jsonl
-from espnet_llm_entropy.train.four_stage_pipeline import run_four_stages, run_stage
+from espnet_llm_entropy.testing.method_setup import run_stage, run_stages
 
 IA_SFT_SCHEDULE = ["--max_epoch", "4", "--hot_swap_conf", "check_interval=1",
                    "--hot_swap_conf", "replay_steps=[3, 7, 10]"]
@@ -82,13 +82,13 @@ def test_live_mode_pretraining_and_ia_sft_as_two_processes(aligned_setup, tmp_pa
     live.mode = "live"
     live.stage_args["pretrain"] = live.stage_args["pretrain"] + ["--max_epoch", "5"]
     live.stage_args["ia_sft"] = live.stage_args["ia_sft"] + ["--max_epoch", "2"]
-    out = run_four_stages(live, stages=("pretrain", "ia_sft"))  # pretraining runs as `python -m ...`
+    out = run_stages(live, stages=("pretrain", "ia_sft"))  # pretraining runs as `python -m ...`
     history = read_jsonl(live.stage_dir("ia_sft") / "swap_history.jsonl")
     assert history[0]["version"] == 1 and history[0]["reason"] == "initial"
     assert len(history) >= 2 and {h["reason"] for h in history[1:]} == {"live"}
     versions = [h["version"] for h in history]
     assert versions == sorted(set(versions))
-    assert (live.stage_dir("pretrain") / "process.log").exists() and out["swap_history"].exists()
+    assert (live.stage_dir("pretrain") / "train.log").exists() and out["swap_history"].exists()
 
 
 def _ddp_rank(setup, rank, init_file):
