@@ -77,11 +77,9 @@ def durations_from_wav_scp(path: PathLike) -> Dict[str, float]:
                 "pass --utt2dur instead (e.g. from utils/data/get_utt2dur.sh)"
             )
     durations: Dict[str, float] = {}
-    for line_no, uid, location in tqdm(
-        [(e.line_number, e.key, e.value) for e in entries], desc="durations", unit="utt", disable=None
-    ):
+    for entry in tqdm(entries, desc="durations", unit="utt", disable=None):
         try:
-            durations[uid] = _audio_duration(location)
+            durations[entry.key] = _audio_duration(entry.value)
         except Exception as exc:  # soundfile / kaldiio raise several types
-            raise ValueError(f"{path}:{line_no}: cannot read audio {location!r}: {exc}") from exc
+            raise ValueError(f"{path}:{entry.line_number}: cannot read audio {entry.value!r}: {exc}") from exc
     return durations
