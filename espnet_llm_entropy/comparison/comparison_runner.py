@@ -35,8 +35,8 @@ from espnet_llm_entropy.comparison.paradigm_training import pretrain_dir, train_
 from espnet_llm_entropy.comparison.run_metrics import evaluate_run
 from espnet_llm_entropy.comparison.task_graph import Task, TaskOutcome, run_task_graph
 from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace, build_mini_workspace, ensure_units
+from espnet_llm_entropy.fileio.atomic import write_text_atomic
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
-from espnet_llm_entropy.text.atomic_file import atomic_write_text
 
 QUICK_STEPS_PER_EPOCH = 12
 
@@ -155,7 +155,7 @@ def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspa
     specs = load_paradigms(conf.paradigms)
     budget = check_equal_budgets(specs) if not conf.allow_unequal_budgets else None
     conf.out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(conf.out_dir / "comparison_config.json", json.dumps(asdict(conf), indent=1, default=str))
+    write_text_atomic(conf.out_dir / "comparison_config.json", json.dumps(asdict(conf), indent=1, default=str))
     threads = conf.threads_per_job or max(1, (os.cpu_count() or 1) // conf.jobs)
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     if workspace is None:
@@ -184,7 +184,7 @@ def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspa
     )
     report["outcomes"] = {name: {"status": o.status, "error": o.error} for name, o in outcomes.items()}
     report["wall_s"] = round(time.time() - start, 1)
-    atomic_write_text(conf.out_dir / "outcomes.json", json.dumps(report["outcomes"], indent=1))
+    write_text_atomic(conf.out_dir / "outcomes.json", json.dumps(report["outcomes"], indent=1))
     print(f"[compare] report: {conf.out_dir / 'comparison.md'} ({report['wall_s']:.0f} s in all)", flush=True)
     return report
 

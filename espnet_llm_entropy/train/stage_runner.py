@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet_llm_entropy.text.atomic_file import atomic_write_text
+from espnet_llm_entropy.fileio.atomic import write_json_atomic, write_text_atomic
+from espnet_llm_entropy.fileio.jsonl import read_jsonl
 from espnet_llm_entropy.train import espnet_commands
-from espnet_llm_entropy.train.atomic_files import read_jsonl, write_json_atomic
 from espnet_llm_entropy.train.device_policy import DevicePlan, DevicePolicy, ProcessDevices
 from espnet_llm_entropy.train.encoder_versions import read_published_versions
 from espnet_llm_entropy.train.method_spec import MODES, MethodSpec, MethodSpecError
@@ -247,7 +247,7 @@ class StageRunner:
         record = {"stage": stage, "wall_s": round(time.time() - start, 1), "steps": self._steps(stage),
                   "epochs": run.epochs}
         if self.inputs.mark_done:
-            atomic_write_text(self.inputs.stage_dir(stage) / DONE_FILE, json.dumps(record, indent=1))
+            write_text_atomic(self.inputs.stage_dir(stage) / DONE_FILE, json.dumps(record, indent=1))
         return record
 
     def start_stage(self, stage: str) -> subprocess.Popen:
