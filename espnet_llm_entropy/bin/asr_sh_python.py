@@ -296,9 +296,9 @@ def link_final_stage(method_args: Sequence[str]) -> List[Path]:
     Returns:
         The links made.
     """
-    from espnet_llm_entropy.train.stage_schedule import STAGES
+    from espnet_llm_entropy.train.stage_schedule import METHOD_STAGES
 
-    exp_dir, stages, i = None, list(STAGES), 0
+    exp_dir, stages, i = None, list(METHOD_STAGES), 0
     while i < len(method_args):
         if method_args[i] == "--exp_dir":
             exp_dir = Path(method_args[i + 1])

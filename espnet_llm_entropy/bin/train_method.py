@@ -27,7 +27,7 @@ from espnet_llm_entropy.conf import stage_config
 from espnet_llm_entropy.train.device_policy import DevicePolicy
 from espnet_llm_entropy.train.method_spec import MODES, spec_from_stage_configs
 from espnet_llm_entropy.train.stage_runner import RunInputs, StageRunner, dry_run_lines, write_run_summary
-from espnet_llm_entropy.train.stage_schedule import STAGES
+from espnet_llm_entropy.train.stage_schedule import METHOD_STAGES, STAGES
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -42,7 +42,8 @@ def get_parser() -> argparse.ArgumentParser:
                         "(default: --valid_dir)")
     parser.add_argument("--mode", choices=MODES, default="replay",
                         help="replay: stages one after the other; live: pretraining runs alongside IA-SFT")
-    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(METHOD_STAGES),
+                        help="stages to run (default: the four of the method; add grpo for the fifth)")
     parser.add_argument("--ngpu", type=int, default=0,
                         help="GPUs of the run (0: CPU); the stages' --ngpu comes from here")
     parser.add_argument("--pretrain_gpus", type=int, default=None,

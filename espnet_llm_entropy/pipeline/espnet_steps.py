@@ -76,12 +76,13 @@ def score_hallucination(
     return out_dir / "hallucination.json"
 
 
-#: Checkpoints a finished LLM-ASR stage is decoded from, in order of preference.
-DECODING_CHECKPOINTS = ("valid.acc.best.pth", "valid.loss.best.pth", "latest.pth")
+#: Checkpoints a finished LLM-ASR stage is decoded from, in order of preference
+#: (only the grpo stage selects by the dev reward of its greedy hypotheses).
+DECODING_CHECKPOINTS = ("valid.reward.best.pth", "valid.acc.best.pth", "valid.loss.best.pth", "latest.pth")
 
 
 def decoding_checkpoint(exp_dir: Path) -> Path:
-    """The checkpoint of ``exp_dir`` to decode: the best by validation accuracy, else loss, else latest."""
+    """The checkpoint of ``exp_dir`` to decode: the best by dev reward (grpo), else accuracy, else loss, else latest."""
     for name in DECODING_CHECKPOINTS:
         if (Path(exp_dir) / name).exists():
             return Path(exp_dir) / name

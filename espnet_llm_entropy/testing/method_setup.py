@@ -14,9 +14,9 @@ from typing import Dict, List, Sequence
 from espnet_llm_entropy.train.method_spec import MethodSpec, spec_from_stage_configs
 from espnet_llm_entropy.train.stage_contributors import PUBLISH_SUBDIR
 from espnet_llm_entropy.train.stage_runner import RunInputs, StageRunner, write_run_summary
+from espnet_llm_entropy.train.stage_schedule import METHOD_STAGES
 
 #: The method's stages (the tests never run later stages such as GRPO).
-METHOD_STAGES = ("pretrain", "align", "ia_sft", "joint_sft")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence, Tuple
 
 from espnet_llm_entropy.train.stage_contributors import stage_role
-from espnet_llm_entropy.train.stage_schedule import STAGES
+from espnet_llm_entropy.train.stage_schedule import METHOD_STAGES, STAGES
 
 UNITS = ("phone", "char")
 ALIGN_ENCODERS = ("first", "final")
@@ -139,11 +139,11 @@ def check_stage_order(names: Sequence[str], where: str) -> None:
 def spec_from_stage_configs(
     configs: Mapping[str, Path],
     stage_args: Optional[Mapping[str, Sequence[str]]] = None,
-    stages: Sequence[str] = STAGES,
+    stages: Sequence[str] = METHOD_STAGES,
     name: str = "method",
     source: str = "train_method",
 ) -> MethodSpec:
-    """The spec of ``train_method``: ``stages`` (default: all of :data:`STAGES`) with their configs and options.
+    """The spec of ``train_method``: ``stages`` (default: the four of :data:`METHOD_STAGES`) with their configs and options.
 
     Epochs stay the configs' (``--max_epoch`` in the stage options overrides
     them); alignment loads the first published version, as the paper does.

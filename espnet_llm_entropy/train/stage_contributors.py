@@ -183,6 +183,11 @@ STAGE_ROLES: Dict[str, StageRole] = {
     "joint_sft": StageRole(
         contributors=(with_llm, init_from_previous, ctc_head_from_pretrain), traces={"drift": "drift_trace.jsonl"},
     ),
+    # reinforcement learning from the joint-SFT model, whose checkpoint carries the CTC head
+    "grpo": StageRole(
+        contributors=(with_llm, init_from_previous),
+        needs=(("joint_sft", "starts from the joint-SFT model"),),
+    ),
 }
 
 

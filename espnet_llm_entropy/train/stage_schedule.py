@@ -31,6 +31,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from torch import nn
 
 STAGES: Tuple[str, ...] = ("pretrain", "align", "ia_sft", "joint_sft", "grpo")
+#: The method's default run: the paper's four stages (GRPO is opt-in, ``--stages ... grpo``).
+METHOD_STAGES: Tuple[str, ...] = STAGES[:4]
 
 DEFAULT_STAGE_SCHEDULE: Dict[str, Dict[str, List[str]]] = {
     "pretrain": {"trainable": ["speech_encoder", "ctc_head"]},
