@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,8 @@ from espnet_llm_entropy.bin.demo import main as demo_main
 from espnet_llm_entropy.evaluation.asr_scoring import results_table, score_by_language
 
 pytestmark = pytest.mark.slow
+#: The repository's development copy of ESPnet's mini_an4 archive (``make demo`` passes it too).
+DEV_AN4 = Path(__file__).resolve().parents[3] / "shared" / "data" / "mini_an4"
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +24,7 @@ def demo_dir(tmp_path_factory):
         "--llm_pretrain_steps", "10", "--llm_hidden_size", "32", "--llm_template_sentences", "40",
         "--oracle_steps", "3",
         "--epochs", "pretrain=2", "align=1", "ia_sft=1", "joint_sft=1",
+        *(["--an4_dir", str(DEV_AN4)] if (DEV_AN4 / "downloads.tar.gz").is_file() else []),
     ])
     return out
 
