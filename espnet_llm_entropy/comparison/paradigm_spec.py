@@ -43,6 +43,7 @@ from espnet_llm_entropy.train.method_spec import (
     StageRun,
     check_stage_order,
 )
+from espnet_llm_entropy.train.stage_contributors import STAGE_ROLES, load_published
 from espnet_llm_entropy.train.stage_schedule import STAGES
 
 PARADIGM_DIR = paradigm_dir()
@@ -88,8 +89,9 @@ def _stage_run(entry, index: int, source: Path) -> StageRun:
     encoder = entry.get("encoder", "final")
     if encoder not in ALIGN_ENCODERS:
         _fail(source, f"{where}.encoder", f"expected one of {ALIGN_ENCODERS}, got {encoder!r}")
-    if "encoder" in entry and stage != "align":
-        _fail(source, f"{where}.encoder", "only the align stage chooses an encoder version")
+    choosers = [name for name, role in STAGE_ROLES.items() if load_published in role.contributors]
+    if "encoder" in entry and stage not in choosers:
+        _fail(source, f"{where}.encoder", f"only the {'/'.join(choosers)} stage chooses an encoder version")
     return StageRun(stage=stage, config=config, epochs=epochs, args=tuple(args), encoder=encoder)
 
 
