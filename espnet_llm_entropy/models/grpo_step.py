@@ -24,6 +24,7 @@ reports the same reward terms next to the teacher-forced loss.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Dict, Iterator, List, Sequence, Tuple
 
 import torch
@@ -54,6 +55,19 @@ def seeded_sampling(seed: int, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+class _PhaseClock:
+    """Wall time of consecutive phases (``lap(name)`` closes the phase that ran since the last lap)."""
+
+    def __init__(self):
+        self.laps: Dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
 
 
 class PolicyReference(nn.Module):
@@ -123,6 +137,8 @@ class GRPOStep(nn.Module):
         self.rank = int(rank)
         self.reference = PolicyReference(model, reference_names) if conf.kl_coef > 0 else None
         self.register_buffer("updates", torch.tensor(0, dtype=torch.long))
+        #: seconds of each phase of the last training forward (encode, sample, reward, reference, policy)
+        self.last_timings: Dict[str, float] = {}
 
     # ----------------------------------------------------------------- pieces
     def sampling_seed(self) -> int:
@@ -166,6 +182,7 @@ class GRPOStep(nn.Module):
         """Loss and reporter stats of one GRPO update (see the module docstring)."""
         conf, g = self.conf, self.conf.num_samples
         bsz = speech.size(0)
+        clock = _PhaseClock()
         if self.reference is not None and not bool(self.reference.captured):
             self.reference.capture(model)
         enc, enc_lengths = model.encode(speech, speech_lengths)
@@ -173,8 +190,10 @@ class GRPOStep(nn.Module):
         budget = conf.token_budget(int(llm_tokens_lengths.max()) if bsz else 0)
         with torch.no_grad(), eval_mode(model.adaptor):
             emb0, emb0_lengths = model.adaptor(enc.detach(), enc_lengths)
+        clock.lap("encode")
         hyps = self.sample(model, emb0, emb0_lengths, budget)
         self.updates += 1
+        clock.lap("sample")
 
         texts = [text_from_token_ids(model.tokenizer, h.ids) for h in hyps]
         terms = [transcript_reward(refs[i // g], text, conf.reward) for i, text in enumerate(texts)]
@@ -187,6 +206,7 @@ class GRPOStep(nn.Module):
         for i, h in enumerate(hyps):
             tokens[i, : len(h.ids)] = torch.tensor(h.ids, dtype=torch.long)
         logp_old = torch.tensor([v for h in hyps for v in h.token_logprobs], device=enc.device)
+        clock.lap("reward")
         logp_ref = None
         if self.reference is not None:
             with torch.no_grad(), eval_mode(model.adaptor, model.llm), self.reference.swapped_into(model):
@@ -194,6 +214,7 @@ class GRPOStep(nn.Module):
                 logp_ref, _ = self.sampled_logprobs(
                     model, emb_r.repeat_interleave(g, 0), emb_lengths.repeat_interleave(g, 0), tokens, lengths, ended
                 )
+        clock.lap("reference")
         emb, emb_lengths = model.adaptor(enc, enc_lengths)
         logp, row = self.sampled_logprobs(
             model, emb.repeat_interleave(g, 0), emb_lengths.repeat_interleave(g, 0), tokens, lengths, ended
@@ -202,9 +223,12 @@ class GRPOStep(nn.Module):
             raise RuntimeError(f"GRPO: {logp_old.numel()} sampled log-probabilities but {logp.numel()} tokens")
         out = clipped_policy_loss(logp, logp_old, logp_ref, advantages, row, len(hyps),
                                   conf.clip_eps, conf.kl_coef)
+        clock.lap("policy")
+        self.last_timings = clock.laps
         stats = self._reward_stats(terms, lengths.float())
         stats.update(loss=out["loss"].detach(), kl=out["kl"], clip_fraction=out["clip_fraction"],
-                     zero_variance_groups=(rewards.std(dim=1, unbiased=False) == 0).float().mean())
+                     zero_variance_groups=(rewards.std(dim=1, unbiased=False) == 0).float().mean(),
+                     sample_time=torch.tensor(clock.laps["sample"]))
         return out["loss"], stats
 
     @torch.no_grad()
