@@ -62,7 +62,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def build_grpo_model(size, llm_dir: Path, train_mode: str, group: int, kl_coef: float, device, dtype):
     """Our model in the grpo stage (adaptor + LLM train) with G = ``group``."""
-    from espnet_llm_entropy.train.grpo_objective import GRPOConfig
+    from espnet_llm_entropy.rl.grpo_objective import GRPOConfig
     from espnet_llm_entropy.train.stage_schedule import apply_training_stage, parse_stage_schedule
 
     model = build_ours(size, llm_dir, train_mode)

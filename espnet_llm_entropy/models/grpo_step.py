@@ -7,12 +7,12 @@ One training forward, for a batch of B utterances:
    (no dropout), with the KV-cache generation decoding uses, seeded from
    ``grpo_conf.seed``, the update counter and the DDP rank (a resumed run
    draws the same groups);
-3. score them against the reference transcripts (:mod:`~espnet_llm_entropy.train.grpo_reward`;
+3. score them against the reference transcripts (:mod:`~espnet_llm_entropy.rl.grpo_reward`;
    a non-speech example's reference is empty, so any output is penalised);
 4. standardise the rewards within each group;
 5. teacher-force the sampled tokens through the reference policy (no grad)
    and the current policy (with grad) and return the clipped surrogate plus
-   the KL penalty (:mod:`~espnet_llm_entropy.train.grpo_objective`).
+   the KL penalty (:mod:`~espnet_llm_entropy.rl.grpo_objective`).
 
 The reference policy is the model the stage started from: a frozen copy of
 the parameters the ``grpo`` schedule trains, taken at the first training
@@ -31,21 +31,9 @@ import torch
 from torch import nn
 
 from espnet_llm_entropy.text.token_text import text_from_token_ids
-from espnet_llm_entropy.train.grpo_objective import GRPOConfig, clipped_policy_loss, group_advantages
-from espnet_llm_entropy.train.grpo_reward import RewardTerms, transcript_reward
-
-
-@contextlib.contextmanager
-def eval_mode(*modules: nn.Module) -> Iterator[None]:
-    """Put ``modules`` (and their children) in eval mode for the block, then restore every flag."""
-    saved = [(m, m.training) for module in modules for m in module.modules()]
-    try:
-        for module in modules:
-            module.eval()
-        yield
-    finally:
-        for m, flag in saved:
-            m.training = flag
+from espnet_llm_entropy.models.module_modes import eval_mode
+from espnet_llm_entropy.rl.grpo_objective import GRPOConfig, clipped_policy_loss, group_advantages
+from espnet_llm_entropy.rl.grpo_reward import RewardTerms, transcript_reward
 
 
 @contextlib.contextmanager

@@ -137,7 +137,7 @@ class LLMASRModel(AbsESPnetModel):
         """Train with the ``grpo`` stage's objective (:mod:`espnet_llm_entropy.models.grpo_step`).
 
         Args:
-            conf: a :class:`~espnet_llm_entropy.train.grpo_objective.GRPOConfig`.
+            conf: a :class:`~espnet_llm_entropy.rl.grpo_objective.GRPOConfig`.
             reference_names: the parameters the stage trains (their starting
                 values are the KL reference).
             rank: DDP rank (mixed into the sampling seed).

@@ -175,7 +175,7 @@ class LLMASRTask(ASRTask):
             "--grpo_conf",
             action=NestedDictAction,
             default=dict(),
-            help="Options of --training_stage grpo (espnet_llm_entropy.train.grpo_objective.GRPOConfig): "
+            help="Options of --training_stage grpo (espnet_llm_entropy.rl.grpo_objective.GRPOConfig): "
             "num_samples, temperature, max_new_tokens, length_slack, min_new_tokens, clip_eps, kl_coef, "
             "seed, reward: {error_weight, error_scale, hallucination_weight, min_length_ratio, "
             "max_length_ratio, length_weight, unit}",
@@ -275,7 +275,7 @@ def enable_grpo_stage(model: AbsESPnetModel, args: argparse.Namespace) -> None:
     The KL reference holds the parameters that the ``grpo`` entry of the stage
     schedule trains (as the model was built: a LoRA LLM's base stays out).
     """
-    from espnet_llm_entropy.train.grpo_objective import GRPOConfig
+    from espnet_llm_entropy.rl.grpo_objective import GRPOConfig
     from espnet_llm_entropy.train.stage_schedule import parse_stage_schedule, stage_trainable_flags
 
     if not isinstance(model, LLMASRModel):

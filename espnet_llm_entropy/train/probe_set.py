@@ -10,7 +10,6 @@ input. Encoder outputs of all valid frames are concatenated into one
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence
@@ -20,6 +19,7 @@ from torch import nn
 
 from espnet_llm_entropy.config_options import dataclass_from_mapping
 from espnet_llm_entropy.metrics.cka import linear_cka
+from espnet_llm_entropy.models.module_modes import eval_mode
 
 
 @dataclass(frozen=True)
@@ -42,22 +42,6 @@ class ProbeConfig:
     @classmethod
     def from_dict(cls, conf: Mapping, option: str = "--probe_conf") -> "ProbeConfig":
         return dataclass_from_mapping(cls, conf, option)
-
-
-@contextlib.contextmanager
-def eval_mode(module: nn.Module):
-    """Temporarily put ``module`` in eval mode (no SpecAugment, no dropout).
-
-    Every submodule's own mode is restored afterwards (a frozen BatchNorm kept
-    in eval mode inside a training encoder stays so).
-    """
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, training in modes:
-            m.training = training
 
 
 class ProbeSet:

@@ -10,8 +10,8 @@ from espnet_llm_entropy.models.llm_asr import LLMASRModel
 from espnet_llm_entropy.testing.tiny_components import build_tiny_speech_encoder
 from espnet_llm_entropy.text.llm_tokenizer import load_llm_tokenizer
 from espnet_llm_entropy.text.token_text import text_from_token_ids
-from espnet_llm_entropy.train.grpo_objective import GRPOConfig
-from espnet_llm_entropy.train.grpo_reward import transcript_reward
+from espnet_llm_entropy.rl.grpo_objective import GRPOConfig
+from espnet_llm_entropy.rl.grpo_reward import transcript_reward
 from espnet_llm_entropy.train.stage_schedule import apply_training_stage, parse_stage_schedule
 
 PHONES = ["<blank>", "<unk>", "a1", "b", "c"]

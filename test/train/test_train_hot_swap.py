@@ -197,7 +197,7 @@ def test_missing_initial_version_times_out_with_a_clear_error(tmp_path, probe_di
 
 
 def test_probe_eval_mode_restores_each_submodule(tiny_encoder):
-    from espnet_llm_entropy.train.probe_set import eval_mode
+    from espnet_llm_entropy.models.module_modes import eval_mode
 
     tiny_encoder.train()
     bn = next(m for m in tiny_encoder.modules() if isinstance(m, torch.nn.BatchNorm1d))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from espnet_llm_entropy.train.grpo_objective import GRPOConfig, clipped_policy_loss, group_advantages
+from espnet_llm_entropy.rl.grpo_objective import GRPOConfig, clipped_policy_loss, group_advantages
 
 
 def test_advantages_are_standardised_within_each_group():

@@ -32,7 +32,7 @@ from espnet_llm_entropy.config_options import (
     dataclass_from_mapping,
     is_number,
 )
-from espnet_llm_entropy.train.grpo_reward import RewardConfig
+from espnet_llm_entropy.rl.grpo_reward import RewardConfig
 
 
 @dataclass(frozen=True)

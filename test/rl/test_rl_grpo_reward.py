@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from espnet_llm_entropy.train.grpo_reward import RewardConfig, is_length_hallucination, transcript_reward
+from espnet_llm_entropy.rl.grpo_reward import RewardConfig, is_length_hallucination, transcript_reward
 
 
 def test_exact_hypothesis_gets_the_full_reward():
