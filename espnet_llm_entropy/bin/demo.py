@@ -56,6 +56,14 @@ def get_parser() -> argparse.ArgumentParser:
                    help=f"override max_epoch of stages ({', '.join(STAGES)})")
     p.add_argument("--conf_dir", type=Path, default=d.conf_dir,
                    help="stage configs (default: the tiny preset shipped in the package)")
+    p.add_argument("--grpo_updates", type=int, default=d.grpo_updates,
+                   help="after the demo: this many GRPO updates and, as the control, as many continued "
+                   "joint-SFT updates from the joint-SFT model, both decoded and compared (0: skip; about "
+                   "5 s per GRPO update on 2 CPU cores)")
+    p.add_argument("--grpo_iters_per_epoch", type=int, default=d.grpo_iters_per_epoch,
+                   help="updates between two validations of the GRPO comparison's arms")
+    p.add_argument("--grpo_seeds", type=int, nargs="+", default=d.grpo_seeds,
+                   help="one GRPO arm and one continued-SFT arm per seed")
     return p
 
 
@@ -69,7 +77,8 @@ def main(cmd: Optional[List[str]] = None) -> None:
         num_test=args.num_test, num_speakers=args.num_speakers, an4_dir=an4_dir,
         llm_hidden_size=args.llm_hidden_size, llm_pretrain_steps=args.llm_pretrain_steps,
         llm_template_sentences=args.llm_template_sentences, oracle_steps=args.oracle_steps, epochs=parse_epochs(args.epochs),
-        conf_dir=args.conf_dir,
+        conf_dir=args.conf_dir, grpo_updates=args.grpo_updates,
+        grpo_iters_per_epoch=args.grpo_iters_per_epoch, grpo_seeds=args.grpo_seeds,
     )
     report = run_demo(conf)
     print(f"\nReport: {report}\n")

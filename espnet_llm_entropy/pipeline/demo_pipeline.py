@@ -117,6 +117,9 @@ class DemoConfig:
     analysis_max_utts: int = 60
     augmentation_prob: float = 0.2
     nonspeech_prob: float = 0.05
+    grpo_updates: int = 0
+    grpo_iters_per_epoch: int = 50
+    grpo_seeds: List[int] = field(default_factory=lambda: [0])
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir).resolve()
@@ -146,6 +149,8 @@ class Demo:
             ("pack", self.pack),
             ("report", self.report),
         ]
+        if conf.grpo_updates > 0:  # opt-in: GRPO vs continued SFT after the demo's joint SFT
+            self.steps.insert(len(self.steps) - 1, ("grpo", self.grpo))
         self.timings: Dict[str, float] = {}
 
     # ----------------------------------------------------------------- driver
@@ -234,9 +239,9 @@ class Demo:
         self._run("train_method", self._method_args(self.exp, {"pretrain": pretrain}),
                   self.exp / "train_method.log")
 
-    def final_model(self, exp: Optional[Path] = None) -> tuple:
-        """(exp dir, checkpoint) of the last stage: joint SFT's best by accuracy."""
-        exp_dir = (exp or self.exp) / "joint_sft"
+    def final_model(self, exp: Optional[Path] = None, stage: str = "joint_sft") -> tuple:
+        """(exp dir, checkpoint) of ``stage`` (default: the last stage, joint SFT, best by accuracy)."""
+        exp_dir = (exp or self.exp) / stage
         return exp_dir, espnet_steps.decoding_checkpoint(exp_dir)
 
     def test_sets(self) -> List[str]:
@@ -256,10 +261,10 @@ class Demo:
         return read_calibrated_threshold(out)
 
     def decode(self, exp: Optional[Path] = None, out_root: Optional[Path] = None,
-               sets: Optional[List[str]] = None) -> None:
-        """Decode with the calibrated gate into ``out_root``; test and non-speech also
-        without it into ``<out_root>_nogate``."""
-        exp_dir, model_file = self.final_model(exp)
+               sets: Optional[List[str]] = None, stage: str = "joint_sft") -> None:
+        """Decode ``<exp>/<stage>`` with the calibrated gate into ``out_root``; test and
+        non-speech also without it into ``<out_root>_nogate``."""
+        exp_dir, model_file = self.final_model(exp, stage)
         out_root = out_root or self.root / "decode"
         out_root.mkdir(parents=True, exist_ok=True)
         threshold = self.calibrate_gate(exp_dir, model_file, out_root / "gate_calibration.json")
@@ -353,6 +358,15 @@ class Demo:
 
         exp_dir, model_file = self.final_model()
         pack_llm_asr(exp_dir / "config.yaml", model_file, self.root / PACK_FILE, include_llm=True)
+
+    def grpo(self) -> None:
+        """GRPO and continued SFT for ``grpo_updates`` each from the joint-SFT model (``pipeline/grpo_comparison.py``)."""
+        from espnet_llm_entropy.pipeline.grpo_comparison import GRPOComparisonConfig, run_grpo_comparison
+
+        c = self.conf
+        run_grpo_comparison(self, GRPOComparisonConfig(c.grpo_updates, c.grpo_iters_per_epoch, tuple(c.grpo_seeds)))
+        if (self.root / ".done" / "report").exists():  # a rerun that only added this step
+            self.report()
 
     def report(self) -> None:
         from espnet_llm_entropy.pipeline.demo_report import write_results_md

@@ -178,6 +178,16 @@ def _pack_section(root: Path) -> str:
     )
 
 
+def _grpo_section(root: Path) -> str:
+    table = root / "grpo_comparison.md"
+    if not table.exists():
+        return ""
+    body = table.read_text(encoding="utf-8").split("\n", 1)[1]
+    return ("## GRPO after joint SFT (`--grpo_updates`)\n\nThe same extra updates of GRPO and of continued "
+            "joint SFT from the demo's joint-SFT model (`grpo_comparison.json`); error and hallucination "
+            "rates in percent.\n" + body)
+
+
 def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
     """Assemble ``root/RESULTS.md`` from the files the steps wrote (atomic write)."""
     parts: List[str] = [
@@ -195,7 +205,7 @@ def write_results_md(root: Path, conf, timings: Dict[str, float]) -> Path:
         parts.append(f"\n## {name}, trained with robustness augmentation: error rates (percent)\n\n"
                      + results_table(per_lang))
     for section in (_diagnosis_section(root), _curves_section(root), _gate_section(root),
-                    _hallucination_section(root),
+                    _hallucination_section(root), _grpo_section(root),
                     _swap_section(root), _analysis_section(root), _pack_section(root)):
         if section:
             parts.append("\n" + section)
