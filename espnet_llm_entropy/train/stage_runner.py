@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -45,6 +46,7 @@ from espnet_llm_entropy.fileio.jsonl import read_jsonl
 from espnet_llm_entropy.train import espnet_commands
 from espnet_llm_entropy.train.device_policy import DevicePlan, DevicePolicy, ProcessDevices
 from espnet_llm_entropy.train.encoder_versions import read_published_versions
+from espnet_llm_entropy.train.hot_swap import HISTORY_FILE
 from espnet_llm_entropy.train.method_spec import MODES, MethodSpec, MethodSpecError
 from espnet_llm_entropy.train.stage_contributors import PUBLISH_SUBDIR, StageContext, stage_role
 
@@ -105,8 +107,6 @@ class StageCommand:
 
     def shell(self) -> str:
         """The command as one shell line (environment prefix included)."""
-        import shlex
-
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.devices.env_changes().items())
         cmd = shlex.join(espnet_commands.entry_point_command(TRAIN_ENTRY_POINT, self.args))
         return f"{env} {cmd}" if env else cmd
@@ -180,15 +180,15 @@ class StageRunner:
 
     def command(self, stage: str, dry_run: bool = False) -> StageCommand:
         """The whole ``llm_asr_train`` command of ``stage``."""
-        run = self.spec.stage(stage)
+        chain = self.stage_options(stage, dry_run)  # first: it names a stage the spec lacks
         devices = self.plan.for_role(self.device_role(stage))
         exp_dir = self.inputs.stage_dir(stage)
         inputs = self.inputs
         args = espnet_commands.training_args(
-            run.config if run is not None else Path("?"), inputs.token_list, exp_dir, inputs.train_dir,
-            inputs.valid_dir, inputs.stats_dir, devices.args(),
+            self.spec.stage(stage).config, inputs.token_list, exp_dir, inputs.train_dir, inputs.valid_dir,
+            inputs.stats_dir, devices.args(),
         )
-        return StageCommand(stage, args + self.stage_options(stage, dry_run), devices, exp_dir)
+        return StageCommand(stage, args + chain, devices, exp_dir)
 
     # ----------------------------------------------------------------- run
     def check(self, stages: Sequence[str]) -> None:
@@ -321,8 +321,6 @@ def write_run_summary(spec: MethodSpec, inputs: RunInputs) -> Dict[str, Path]:
     every stage's traces (``<stage>_<key>``: the pretraining checks, the
     IA-SFT swaps, the joint-SFT drift per epoch).
     """
-    from espnet_llm_entropy.train.hot_swap import HISTORY_FILE
-
     pre = spec.pretrain
     records, problems = ([], []) if pre is None else read_published_versions(
         inputs.stage_dir(pre.stage) / PUBLISH_SUBDIR)
