@@ -43,6 +43,8 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from espnet_llm_entropy.fileio.kaldi_map import iter_kaldi_map
+
 logger = logging.getLogger(__name__)
 
 #: More columns than this in an (S, C) array is taken for a channels-first mistake.
@@ -178,36 +180,16 @@ def prepare_waveform(
 def read_audio_list(path: Union[str, Path]) -> Dict[str, Tuple[int, str]]:
     """``<utt-id> <location>`` lines of a ``wav.scp`` -> {utt_id: (line number, location)}.
 
+    Blank lines are skipped; the file is read by :mod:`espnet_llm_entropy.fileio.kaldi_map`.
+
     Raises:
         FileNotFoundError: the list does not exist.
         ValueError: a line without a location, a repeated id or bytes that are
             not UTF-8 (names the file and line).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"audio list {path} does not exist")
-    entries: Dict[str, Tuple[int, str]] = {}
-    with path.open("rb") as stream:
-        for line_no, raw in enumerate(stream, start=1):
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{path}:{line_no}: not UTF-8 text ({err.reason} at byte {err.start})")
-            if not line:
-                continue
-            fields = line.split(maxsplit=1)
-            if len(fields) != 2:
-                raise ValueError(
-                    f"{path}:{line_no}: utterance {fields[0]!r} has no audio location; "
-                    "expected '<utt-id> <audio file>'"
-                )
-            if fields[0] in entries:
-                raise ValueError(
-                    f"{path}:{line_no}: utterance id {fields[0]!r} repeated "
-                    f"(first on line {entries[fields[0]][0]})"
-                )
-            entries[fields[0]] = (line_no, fields[1])
-    return entries
+    lines = iter_kaldi_map(path, what="audio list", key_name="utterance id", value_name="audio file",
+                           blank_lines="skip")
+    return {line.key: (line.line_number, line.value) for line in lines}
 
 
 def sound_file_rates(path: Union[str, Path], utt_ids: Sequence[str]) -> Dict[str, Optional[int]]:

@@ -171,7 +171,7 @@ def test_unreadable_audio_and_missing_path_name_file_and_line(trained, tmp_path)
     with pytest.raises(SystemExit, match=r"wav.scp:1: cannot read the audio of utterance 'u1'"):
         _run(trained, scp, tmp_path / "out")
     scp.write_text("u1\n")
-    with pytest.raises(SystemExit, match=r"wav.scp:1: utterance 'u1' has no audio location"):
+    with pytest.raises(SystemExit, match=r"wav.scp:1: expected '<utterance id> <audio file>', got 'u1'"):
         _run(trained, scp, tmp_path / "out")
     _nothing_left(tmp_path / "out")
 
