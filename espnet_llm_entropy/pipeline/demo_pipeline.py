@@ -261,10 +261,12 @@ class Demo:
         return read_calibrated_threshold(out)
 
     def decode(self, exp: Optional[Path] = None, out_root: Optional[Path] = None,
-               sets: Optional[List[str]] = None, stage: str = "joint_sft") -> None:
-        """Decode ``<exp>/<stage>`` with the calibrated gate into ``out_root``; test and
-        non-speech also without it into ``<out_root>_nogate``."""
-        exp_dir, model_file = self.final_model(exp, stage)
+               sets: Optional[List[str]] = None, stage: str = "joint_sft",
+               model_file: Optional[Path] = None) -> None:
+        """Decode ``<exp>/<stage>`` (its decoding checkpoint, or ``model_file``) with the calibrated
+        gate into ``out_root``; test and non-speech also without it into ``<out_root>_nogate``."""
+        exp_dir, best = self.final_model(exp, stage)
+        model_file = model_file or best
         out_root = out_root or self.root / "decode"
         out_root.mkdir(parents=True, exist_ok=True)
         threshold = self.calibrate_gate(exp_dir, model_file, out_root / "gate_calibration.json")

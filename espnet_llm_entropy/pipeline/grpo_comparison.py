@@ -5,10 +5,13 @@ own joint-SFT model. For each seed, two arms start from
 ``exp/joint_sft/valid.acc.best.pth`` and train for exactly N more updates
 (``--num_iters_per_epoch`` x epochs):
 
-* ``grpo``: the ``grpo`` stage (``conf/<preset>/grpo.yaml``), decoded from
-  its best dev reward;
-* ``sft``: the joint-SFT config continued (the control), decoded from its
-  best dev accuracy.
+* ``grpo``: the ``grpo`` stage (``conf/<preset>/grpo.yaml``); its checkpoint
+  chosen on dev is the best dev reward;
+* ``sft``: the joint-SFT config continued (the control); chosen on dev by
+  accuracy.
+
+Each arm is decoded twice: from the checkpoint chosen on dev (``best``) and
+from the one after all N updates (``last``).
 
 The base model and every arm are decoded as the demo decodes: test and
 the non-speech clips with the gate calibrated on dev, and again without the
@@ -20,7 +23,7 @@ Layout (under the demo's output dir)::
 
     grpo_cmp/base/decode{,_nogate}/          the joint-SFT model
     grpo_cmp/seed<k>/{grpo,sft}/             the arms' ESPnet exp dirs
-    grpo_cmp/seed<k>/{grpo,sft}_decode{,_nogate}/
+    grpo_cmp/seed<k>/{grpo,sft}_{best,last}_decode{,_nogate}/
     grpo_comparison.{json,md,png}            the table and the GRPO curves
 """
 
@@ -38,6 +41,7 @@ from espnet_llm_entropy.train import device_policy
 from espnet_llm_entropy.train.espnet_commands import training_args
 
 ARMS = ("grpo", "sft")
+LAST = "latest.pth"
 ARM_CONFIGS = {"grpo": "grpo.yaml", "sft": "joint_sft.yaml"}
 ARM_LABELS = {"base": "joint SFT", "grpo": "+ GRPO", "sft": "+ continued SFT"}
 
@@ -84,16 +88,31 @@ def train_arm(demo, arm: str, seed: int, conf: GRPOComparisonConfig) -> Path:
     return exp_dir
 
 
-def decode_and_score(demo, exp: Path, stage: str, out_root: Path) -> Dict:
-    """Decode ``exp/stage`` as the demo decodes (gate calibrated on dev, and no gate); the scores."""
+def decode_and_score(demo, exp_dir: Path, model_file: Path, out_root: Path) -> Dict:
+    """Decode ``model_file`` of ``exp_dir`` as the demo decodes (gate calibrated on dev, and no gate);
+    its scores. Skipped when ``out_root`` already holds the scores of the same checkpoint."""
+    done = out_root.parent / f"{out_root.name}_row.json"
+    source = str(Path(model_file).resolve())
+    if done.exists():
+        previous = json.loads(done.read_text())
+        if previous.get("model_file") == source:
+            return previous["row"]
     sets = ["test", "nonspeech"]
-    demo.decode(exp=exp, out_root=out_root, sets=sets, stage=stage)
+    demo.decode(exp=exp_dir.parent, out_root=out_root, sets=sets, stage=exp_dir.name, model_file=model_file)
     nogate = out_root.with_name(out_root.name + "_nogate")
     rel = out_root.relative_to(demo.root)
     demo.score(out_root=out_root, sets=sets, scores_file=str(rel.parent / f"{rel.name}_scores.json"))
     demo.score(out_root=nogate, sets=sets, scores_file=str(rel.parent / f"{rel.name}_nogate_scores.json"))
-    scores = json.loads((demo.root / rel.parent / f"{rel.name}_scores.json").read_text())
-    row = {"test": scores["test"]}
+    row = scores_row(demo.root / rel.parent / f"{rel.name}_scores.json", out_root, model_file)
+    write_json_atomic(done, {"model_file": source, "row": row})
+    return row
+
+
+def scores_row(scores_file: Path, out_root: Path, model_file: Path) -> Dict:
+    """One model's row: test error rates, and per gate setting test hallucination and non-speech output."""
+    nogate = out_root.with_name(out_root.name + "_nogate")
+    scores = json.loads(Path(scores_file).read_text())
+    row = {"test": scores["test"], "checkpoint": checkpoint_label(model_file)}
     for name, root in (("gate", out_root), ("nogate", nogate)):
         test_h = json.loads((root / "test" / "hallucination" / "hallucination.json").read_text())["speech"]
         ns = json.loads((root / "nonspeech" / "hallucination" / "hallucination.json").read_text())["nonspeech"]
@@ -103,9 +122,13 @@ def decode_and_score(demo, exp: Path, stage: str, out_root: Path) -> Dict:
             "nonspeech_clips": ns["n_utts"],
             "nonspeech_units_per_minute": ns["units_per_minute"],
         }
-    if not (demo.root / rel.parent / f"{rel.name}_nogate_scores.json").exists():
-        raise FileNotFoundError(f"scores of {nogate} were not written")
     return row
+
+
+def checkpoint_label(model_file: Path) -> str:
+    """``valid.reward.best.pth = 1epoch.pth``: the file name and the epoch file it links to."""
+    name, target = Path(model_file).name, Path(model_file).resolve().name
+    return name if name == target else f"{name} = {target}"
 
 
 def encoder_cka_to_pretrained(demo, models: Dict[str, Path]) -> Dict[str, float]:
@@ -177,14 +200,14 @@ def _pct(x: Optional[float]) -> str:
 
 def comparison_table(rows: Dict[str, Dict]) -> str:
     """Markdown: one line per model (base, then each arm and seed)."""
-    head = ("| model | test MER | zh CER | en WER | cs MER | test halluc. | non-speech with output "
-            "(gate / no gate) | units/min (gate / no gate) | CKA to pretrained |\n" + "|---" * 9 + "|\n")
+    head = ("| model | checkpoint | test MER | zh CER | en WER | cs MER | test halluc. | non-speech with output "
+            "(gate / no gate) | units/min (gate / no gate) | CKA to pretrained |\n" + "|---" * 10 + "|\n")
     lines = []
     for name, row in rows.items():
         test = row["test"]
         g, n = row["gate"], row["nogate"]
         lines.append(
-            f"| {name} | {_pct(test['all']['rate'])} | {_pct(test.get('zh', {}).get('rate'))} | "
+            f"| {name} | {row.get('checkpoint', '-')} | {_pct(test['all']['rate'])} | {_pct(test.get('zh', {}).get('rate'))} | "
             f"{_pct(test.get('en', {}).get('rate'))} | {_pct(test.get('cs', {}).get('rate'))} | "
             f"{_pct(g['test_hallucination_rate'])} | {g['nonspeech_with_output']}/{g['nonspeech_clips']} / "
             f"{n['nonspeech_with_output']}/{n['nonspeech_clips']} | {g['nonspeech_units_per_minute']:.1f} / "
@@ -196,15 +219,19 @@ def comparison_table(rows: Dict[str, Dict]) -> str:
 def run_grpo_comparison(demo, conf: GRPOComparisonConfig) -> Path:
     """Train, decode and score every arm; write ``grpo_comparison.{json,md,png}``; returns the .md."""
     cmp_root = demo.root / "grpo_cmp"
-    rows: Dict[str, Dict] = {"base": decode_and_score(demo, demo.exp, "joint_sft", cmp_root / "base" / "decode")}
-    models = {"base": demo.final_model()[1]}
+    base_dir, base_model = demo.final_model()
+    rows: Dict[str, Dict] = {"base": decode_and_score(demo, base_dir, base_model, cmp_root / "base" / "decode")}
+    models = {"base": base_model}
     curves = {}
     for seed in conf.seeds:
         for arm in ARMS:
             exp_dir = train_arm(demo, arm, seed, conf)
-            name = f"{arm} seed {seed}"
-            rows[name] = decode_and_score(demo, exp_dir.parent, arm, exp_dir.parent / f"{arm}_decode")
-            models[name] = espnet_steps.decoding_checkpoint(exp_dir)
+            # the checkpoint chosen on dev, and the one after the whole update budget
+            for kind, model_file in (("best", espnet_steps.decoding_checkpoint(exp_dir)),
+                                     ("last", exp_dir / LAST)):
+                name = f"{arm} seed {seed} {kind}"
+                rows[name] = decode_and_score(demo, exp_dir, model_file, exp_dir.parent / f"{arm}_{kind}_decode")
+                models[name] = model_file
         curves[seed] = grpo_curves(cmp_root / f"seed{seed}" / "grpo")
     for name, cka in encoder_cka_to_pretrained(demo, models).items():
         rows[name]["cka"] = cka

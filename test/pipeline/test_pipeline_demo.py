@@ -139,15 +139,16 @@ def test_grpo_option_compares_grpo_with_continued_sft(demo_dir):
                "--grpo_updates", "2", "--grpo_iters_per_epoch", "1"])
     result = json.loads((demo_dir / "grpo_comparison.json").read_text())
     rows = result["rows"]
-    assert set(rows) == {"base", "grpo seed 0", "sft seed 0"}
-    assert result["models"]["grpo seed 0"].endswith("valid.reward.best.pth")
+    assert set(rows) == {"base", "grpo seed 0 best", "grpo seed 0 last", "sft seed 0 best", "sft seed 0 last"}
+    assert result["models"]["grpo seed 0 best"].endswith("valid.reward.best.pth")
+    assert rows["grpo seed 0 last"]["checkpoint"] == "latest.pth = 2epoch.pth"
     for row in rows.values():
         assert 0.0 <= row["cka"] <= 1.0 + 1e-6
         assert row["gate"]["nonspeech_clips"] == row["nogate"]["nonspeech_clips"] > 0
     # GRPO trains the adaptor and the LLM only: its encoder is the joint-SFT one
-    assert rows["grpo seed 0"]["cka"] == pytest.approx(rows["base"]["cka"], abs=1e-6)
+    assert rows["grpo seed 0 last"]["cka"] == pytest.approx(rows["base"]["cka"], abs=1e-6)
     curve = result["curves"]["0"]
     assert [r["step"] for r in curve] == [1, 2]
     assert all("train_reward" in r and "train_kl" in r and "valid_reward" in r for r in curve)
     report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
-    assert "## GRPO after joint SFT" in report and "| grpo seed 0 |" in report
+    assert "## GRPO after joint SFT" in report and "| grpo seed 0 last |" in report
