@@ -150,7 +150,9 @@ class Demo:
             ("report", self.report),
         ]
         if conf.grpo_updates > 0:  # opt-in: GRPO vs continued SFT after the demo's joint SFT
-            self.steps.insert(len(self.steps) - 1, ("grpo", self.grpo))
+            # named by its settings: other updates or seeds are another step (finished arms are reused)
+            seeds = "-".join(str(s) for s in conf.grpo_seeds)
+            self.steps.insert(len(self.steps) - 1, (f"grpo-{conf.grpo_updates}-seeds-{seeds}", self.grpo))
         self.timings: Dict[str, float] = {}
 
     # ----------------------------------------------------------------- driver

@@ -43,7 +43,6 @@ from espnet_llm_entropy.train.espnet_commands import training_args
 ARMS = ("grpo", "sft")
 LAST = "latest.pth"
 ARM_CONFIGS = {"grpo": "grpo.yaml", "sft": "joint_sft.yaml"}
-ARM_LABELS = {"base": "joint SFT", "grpo": "+ GRPO", "sft": "+ continued SFT"}
 
 
 @dataclass(frozen=True)
@@ -71,15 +70,21 @@ class GRPOComparisonConfig:
 
 
 def train_arm(demo, arm: str, seed: int, conf: GRPOComparisonConfig) -> Path:
-    """Train one arm from the demo's joint-SFT model (resumable); returns its exp dir."""
+    """Train one arm from the demo's joint-SFT model (resumable; a finished arm is left as it is); its exp dir."""
+    from espnet_llm_entropy.analysis.learning_curves import read_training_state
+
     exp_dir = demo.root / "grpo_cmp" / f"seed{seed}" / arm
+    epochs = conf.updates // conf.iters_per_epoch
+    checkpoint = exp_dir / "checkpoint.pth"
+    if checkpoint.is_file() and read_training_state(checkpoint)["reporter"]["epoch"] >= epochs:
+        return exp_dir
     data = demo.data
     args = training_args(demo.conf.conf_dir / ARM_CONFIGS[arm], demo.root / "phones.txt", exp_dir,
                          data / "train", data / "dev", demo.root / "stats", device_policy.training_args(0))
     args += ["--seed", str(seed), "--llm_conf", f"path={demo.root / 'llm'}",
              "--init_param", str(demo.final_model()[1]),
              "--num_iters_per_epoch", str(conf.iters_per_epoch),
-             "--max_epoch", str(conf.updates // conf.iters_per_epoch), "--use_matplotlib", "false"]
+             "--max_epoch", str(epochs), "--use_matplotlib", "false"]
     if arm == "grpo":
         args += ["--grpo_conf", f"seed={seed}", "--nonspeech_examples_conf", f"noise_scp={data / 'noise.scp'}"]
     else:
