@@ -152,15 +152,20 @@ class GRPOStep(nn.Module):
         """Teacher-forced log-probabilities (at the sampling temperature) of the sampled tokens.
 
         Args:
-            emb: (R, T', H), emb_lengths: (R,) for the R = B*G hypotheses.
-            tokens: (R, U) sampled ids padded with -1; lengths: (R,).
+            emb: (B, T', H), emb_lengths: (B,) adaptor outputs of the
+                utterances (each serves its G hypotheses).
+            tokens: (R, U) ids of the R = B*G hypotheses (utterance-major),
+                padded with -1; lengths: (R,).
             ended: (R,) bool, whether the hypothesis ended with EOS (then
                 the EOS is one of its tokens).
 
         Returns:
             logp (N,), row (N,): the hypotheses' tokens, row-major.
         """
-        logits, targets, row, position = model.target_logits(emb, emb_lengths, tokens, lengths)
+        g = self.conf.num_samples
+        logits, targets, row, position = model.target_logits(
+            emb.repeat_interleave(g, 0), emb_lengths.repeat_interleave(g, 0), tokens, lengths
+        )
         keep = (position < lengths[row]) | ended[row]
         logp = torch.log_softmax(logits[keep] / self.conf.temperature, dim=-1)
         return logp.gather(1, targets[keep, None])[:, 0], row[keep]
@@ -175,7 +180,7 @@ class GRPOStep(nn.Module):
             self.reference.capture(model)
         enc, enc_lengths = model.encode(speech, speech_lengths)
         refs = self.reference_texts(model, llm_tokens, llm_tokens_lengths)
-        budget = conf.token_budget(int(llm_tokens_lengths.max()) if bsz else 0)
+        budget = conf.token_budget(int(llm_tokens_lengths.max()))
         with torch.no_grad(), eval_mode(model.adaptor):
             emb0, emb0_lengths = model.adaptor(enc.detach(), enc_lengths)
         clock.lap("encode")
@@ -199,14 +204,10 @@ class GRPOStep(nn.Module):
         if self.reference is not None:
             with torch.no_grad(), eval_mode(model.adaptor, model.llm), self.reference.swapped_into(model):
                 emb_r, emb_lengths = model.adaptor(enc.detach(), enc_lengths)
-                logp_ref, _ = self.sampled_logprobs(
-                    model, emb_r.repeat_interleave(g, 0), emb_lengths.repeat_interleave(g, 0), tokens, lengths, ended
-                )
+                logp_ref, _ = self.sampled_logprobs(model, emb_r, emb_lengths, tokens, lengths, ended)
         clock.lap("reference")
         emb, emb_lengths = model.adaptor(enc, enc_lengths)
-        logp, row = self.sampled_logprobs(
-            model, emb.repeat_interleave(g, 0), emb_lengths.repeat_interleave(g, 0), tokens, lengths, ended
-        )
+        logp, row = self.sampled_logprobs(model, emb, emb_lengths, tokens, lengths, ended)
         if logp_old.numel() != logp.numel():
             raise RuntimeError(f"GRPO: {logp_old.numel()} sampled log-probabilities but {logp.numel()} tokens")
         out = clipped_policy_loss(logp, logp_old, logp_ref, advantages, row, len(hyps),
@@ -223,7 +224,7 @@ class GRPOStep(nn.Module):
     def validation_stats(self, model, enc, enc_lengths, llm_tokens, llm_tokens_lengths) -> Dict[str, torch.Tensor]:
         """Reward terms of greedy hypotheses (the stage's model selection can use ``reward``)."""
         refs = self.reference_texts(model, llm_tokens, llm_tokens_lengths)
-        budget = self.conf.token_budget(int(llm_tokens_lengths.max()) if len(refs) else 0)
+        budget = self.conf.token_budget(int(llm_tokens_lengths.max()))
         ids, _ = model.generate_from_encoder(enc, enc_lengths, max_new_tokens=budget)
         terms = [transcript_reward(ref, text_from_token_ids(model.tokenizer, h), self.conf.reward)
                  for ref, h in zip(refs, ids)]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from espnet_llm_entropy.config_options import check_positive_number, dataclass_from_mapping, is_number
-from espnet_llm_entropy.evaluation.alignment import align_counts
+from espnet_llm_entropy.evaluation.alignment import edit_distance_matrix
 from espnet_llm_entropy.evaluation.text_units import UNIT_TYPES, text_to_units
 
 
@@ -100,7 +100,7 @@ def transcript_reward(ref: str, hyp: str, conf: RewardConfig = RewardConfig()) -
     """The reward of hypothesis ``hyp`` for reference ``ref`` (both plain text, normalised here)."""
     ref_units = text_to_units(ref, conf.unit)
     hyp_units = text_to_units(hyp, conf.unit)
-    edits = align_counts(ref_units, hyp_units).errors
+    edits = int(edit_distance_matrix(ref_units, hyp_units)[-1, -1])  # the distance only, no traceback
     error_rate = edits / max(len(ref_units), 1)
     accuracy = math.exp(-conf.error_scale * error_rate)
     hallucination = -1.0 if is_length_hallucination(len(hyp_units), len(ref_units), conf) else 0.0

@@ -66,15 +66,13 @@ def test_sampler_and_teacher_forcing_agree_on_log_probabilities(tiny_llm_dir):
     emb, emb_lengths = model.adaptor(enc, enc_lengths)
     hyps = model.grpo.sample(model, emb, emb_lengths, budget=10)
     assert len(hyps) == 4 * 4
-    g = model.grpo.conf.num_samples
     lengths = torch.tensor([len(h.ids) for h in hyps])
     ended = torch.tensor([h.ended_with_eos for h in hyps])
     tokens = torch.full((len(hyps), max(int(lengths.max()), 1)), -1)
     for i, h in enumerate(hyps):
         tokens[i, : len(h.ids)] = torch.tensor(h.ids, dtype=torch.long)
     with torch.no_grad():
-        logp, row = model.grpo.sampled_logprobs(
-            model, emb.repeat_interleave(g, 0), emb_lengths.repeat_interleave(g, 0), tokens, lengths, ended)
+        logp, row = model.grpo.sampled_logprobs(model, emb, emb_lengths, tokens, lengths, ended)
     old = torch.tensor([v for h in hyps for v in h.token_logprobs])
     assert torch.allclose(logp, old, atol=1e-4)
     assert torch.bincount(row, minlength=len(hyps)).tolist() == [len(h.token_logprobs) for h in hyps]
