@@ -12,9 +12,12 @@ the LLM stages (alignment, IA-SFT, joint SFT continue each other's count).
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
+#: torch.serialization.safe_globals edits one process-wide list: one load at a time
+_SAFE_GLOBALS_LOCK = threading.Lock()
 #: valid metrics kept per stage kind (the first one present is plotted)
 CURVE_METRICS = ("per", "acc", "loss")
 
@@ -32,10 +35,14 @@ def _reporter_types() -> list:
 
 def read_training_state(path: Path) -> Dict:
     """An ESPnet ``checkpoint.pth`` (model, optimizers, reporter ...) loaded with
-    ``weights_only=True``: tensors and the reporter's plain types only, no code from the file."""
+    ``weights_only=True``: tensors and the reporter's plain types only, no code from the file.
+
+    Safe to call from several threads (the paradigm comparison evaluates runs in
+    parallel): torch's allow-list of globals is process-wide, so the loads take turns.
+    """
     import torch
 
-    with torch.serialization.safe_globals(_reporter_types()):
+    with _SAFE_GLOBALS_LOCK, torch.serialization.safe_globals(_reporter_types()):
         return torch.load(path, map_location="cpu", weights_only=True)
 
 

@@ -26,7 +26,7 @@ from espnet_llm_entropy.comparison.aggregate import (
     format_summary,
     read_run_metrics,
 )
-from espnet_llm_entropy.comparison.metric_catalog import METRIC_BY_KEY
+from espnet_llm_entropy.comparison.metric_catalog import METRIC_BY_KEY, TRAINED_PRETRAIN_MAX_ERROR
 from espnet_llm_entropy.fileio.atomic import write_text_atomic
 
 COMPARISON_JSON = "comparison.json"
@@ -44,7 +44,9 @@ TABLE_GROUPS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
         "adaptor_effective_rank", "drift_cka", "encoder_info_bits", "adaptor_info_bits",
         "llm_reduction_bits", "encoder_share",
     )),
-    ("Cost", ("trainable_params", "total_params", "train_steps", "train_time_s")),
+    ("Training and cost", (
+        "pretrain_dev_error", "final_dev_acc", "trainable_params", "total_params", "train_steps", "train_time_s",
+    )),
 )
 
 VERDICT_RULE = (
@@ -113,6 +115,23 @@ def _metric_tables(aggregated: dict) -> List[str]:
     return lines
 
 
+def plateau_warnings(aggregated: dict, limit: float = TRAINED_PRETRAIN_MAX_ERROR) -> List[str]:
+    """One line per paradigm with a seed whose pretraining ended above ``limit`` dev PER/CER."""
+    lines = []
+    for paradigm in aggregated["paradigms"]:
+        summary = aggregated["by_paradigm"][paradigm]["metrics"].get("pretrain_dev_error")
+        high = [v for v in (summary or {}).get("values", []) if v > limit]
+        if high:
+            shown = ", ".join(f"{100 * v:.1f}%" for v in high)
+            lines.append(
+                f"- **`{paradigm}`: pretraining barely trained.** {len(high)} of {summary['n']} seed(s) ended "
+                f"pretraining at a dev PER/CER above {100 * limit:.0f}% ({shown}): its encoder has hardly left "
+                "the CTC blank plateau, so figures of that encoder (NSE, CKA, phone information) and claims "
+                "that involve it describe an encoder that has barely learned; give pretraining more updates."
+            )
+    return lines
+
+
 def comparison_markdown(
     aggregated: dict,
     claims_result: List[dict],
@@ -162,6 +181,9 @@ def comparison_markdown(
         "the paradigm's runs; ↓/↑: lower/higher is better. The last column is the number of seeds.",
         "",
     ]
+    warnings = plateau_warnings(aggregated) if aggregated["paradigms"] else []
+    if warnings:
+        lines += warnings + [""]
     if aggregated["paradigms"]:
         lines += _metric_tables(aggregated)
 

@@ -37,8 +37,9 @@ from espnet_llm_entropy.comparison.task_graph import Task, TaskOutcome, run_task
 from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace, build_mini_workspace, ensure_units
 from espnet_llm_entropy.fileio.atomic import write_text_atomic
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
+from espnet_llm_entropy.pipeline.demo_pipeline import DEFAULT_NUM_TRAIN
 
-QUICK_STEPS_PER_EPOCH = 12
+QUICK_STEPS_PER_EPOCH = 10
 
 
 @dataclass
@@ -69,7 +70,7 @@ class ComparisonConfig:
     allow_unequal_budgets: bool = False
     analysis_max_utts: int = 60
     decode_batch_size: int = 16
-    num_train: int = 600
+    num_train: int = DEFAULT_NUM_TRAIN
     num_dev: int = 60
     num_test: int = 60
     llm_pretrain_steps: int = TemplateLMConfig.steps

@@ -51,6 +51,8 @@ METRICS: Tuple[MetricSpec, ...] = (
     MetricSpec("adaptor_info_bits", "adaptor accessible phone info (bits/frame)", 1.0, 2, "higher"),
     MetricSpec("llm_reduction_bits", "LLM entropy reduction by speech (bits/token)", 1.0, 2, "higher"),
     MetricSpec("encoder_share", "encoder share of entropy reduction", 1.0, 2, None),
+    MetricSpec("pretrain_dev_error", "pretraining dev PER/CER %", 100.0, 1, "lower"),
+    MetricSpec("final_dev_acc", "final dev token accuracy %", 100.0, 1, "higher"),
     MetricSpec("trainable_params", "trainable params (final stage)", 1.0, 0, None, plot=False),
     MetricSpec("total_params", "total params", 1.0, 0, None, plot=False),
     MetricSpec("train_steps", "update steps", 1.0, 0, None, plot=False),
@@ -58,6 +60,10 @@ METRICS: Tuple[MetricSpec, ...] = (
 )
 
 METRIC_BY_KEY = {m.key: m for m in METRICS}
+
+#: A pretraining whose final dev PER/CER is above this has barely left the CTC blank plateau; the
+#: report flags it, since figures of its encoder then describe an encoder that has hardly learned.
+TRAINED_PRETRAIN_MAX_ERROR = 0.2
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from espnet_llm_entropy.comparison.metric_catalog import METRICS
 from espnet_llm_entropy.comparison.paradigm_spec import ParadigmSpec
 from espnet_llm_entropy.comparison.paradigm_training import final_model, stage_done
 from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace
+from espnet_llm_entropy.analysis.learning_curves import read_learning_curve
 from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
 from espnet_llm_entropy.pipeline import espnet_steps
 from espnet_llm_entropy.fileio.atomic import write_text_atomic
@@ -145,6 +146,25 @@ def trainable_per_stage(stage_dir: Path) -> Optional[int]:
     return None if counts is None else int(sum(counts.values()))
 
 
+def training_outcome(run_dir: Path, spec: ParadigmSpec) -> Dict[str, Optional[float]]:
+    """How far the run's trainings got, from ESPnet's reporter state (``checkpoint.pth``).
+
+    Returns:
+        ``pretrain_dev_error``: the pretraining's dev PER (CER with character
+        units) after its last epoch, the encoder every later stage starts
+        from (None without pretraining); ``final_dev_acc``: the last stage's
+        dev token accuracy after its last epoch.
+    """
+    def last_valid(stage: str, key: str) -> Optional[float]:
+        rows = read_learning_curve(Path(run_dir) / stage)
+        return _number(rows[-1].get(f"valid_{key}")) if rows else None
+
+    return {
+        "pretrain_dev_error": last_valid(spec.pretrain.stage, "per") if spec.pretrain is not None else None,
+        "final_dev_acc": last_valid(spec.stages[-1].stage, "acc"),
+    }
+
+
 def _trace(path: Path) -> List[Dict]:
     return [{"step": r["step"], "cka": r["cka"]} for r in read_jsonl(path)
             if r.get("cka") is not None and r.get("step") is not None]
@@ -158,6 +178,7 @@ def collect_run_metrics(run_dir: Path, spec: ParadigmSpec, seed: int, ws: Compar
     metrics: Dict[str, Optional[float]] = {}
     metrics.update(recognition_figures(ws, run_dir))
     metrics.update(representation["figures"])
+    metrics.update(training_outcome(run_dir, spec))
     records = {run.stage: stage_done(run_dir / run.stage) for run in spec.stages}
     last = spec.stages[-1].stage
     metrics["trainable_params"] = trainable_per_stage(run_dir / last)

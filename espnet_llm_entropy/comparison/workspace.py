@@ -16,6 +16,7 @@ from typing import Dict, Optional
 
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.pipeline import espnet_steps
+from espnet_llm_entropy.pipeline.demo_pipeline import DEFAULT_NUM_TRAIN
 
 
 @dataclass
@@ -93,7 +94,7 @@ def ensure_units(ws: ComparisonWorkspace, unit: str) -> None:
     ws.stats_dirs["char"] = stats_dir
 
 
-def build_mini_workspace(root: Path, num_train: int = 600, num_dev: int = 60, num_test: int = 60,
+def build_mini_workspace(root: Path, num_train: int = DEFAULT_NUM_TRAIN, num_dev: int = 60, num_test: int = 60,
                          seed: int = 0, llm_pretrain_steps: int = TemplateLMConfig.steps,
                          an4_dir: Optional[Path] = None) -> ComparisonWorkspace:
     """The bundled mini corpus, phone inventory, tiny LLM and statistics (resumable).

@@ -57,6 +57,8 @@ PROGRESS_LINES = r"epoch results|published encoder|swapped|hot-swap|stage .* (st
 ESPNET_AN4_DIR = Path("egs2") / "mini_an4" / "asr1"
 #: ``--an4_dir`` value that leaves AN4 out even when ESPnet's copy is found.
 NO_AN4 = "none"
+#: Training utterances of the bundled corpus the demo (and the paradigm comparison) builds.
+DEFAULT_NUM_TRAIN = 10000
 
 
 def default_an4_dir(environ: Optional[Mapping[str, str]] = None) -> Optional[Path]:
@@ -100,7 +102,7 @@ class DemoConfig:
 
     out_dir: Path
     seed: int = 0
-    num_train: int = 10000
+    num_train: int = DEFAULT_NUM_TRAIN
     num_dev: int = 60
     num_test: int = 60
     an4_dir: Optional[Path] = None

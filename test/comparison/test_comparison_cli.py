@@ -105,7 +105,8 @@ def test_unequal_budgets_fail_before_any_work(tmp_path, capsys, no_work):
     code = main(["--out_dir", str(out), "--quick", "--paradigms", "full_method", str(own)])
     assert code == 1
     err = capsys.readouterr().err
-    assert "full_method: 40" in err and "longer: 45" in err
+    budget = sum(stage["epochs"] for stage in yaml.safe_load((PARADIGM_DIR / "full_method.yaml").read_text())["stages"])
+    assert f"full_method: {budget}" in err and f"longer: {budget + 5}" in err
     assert not (out / "runs").exists() and not (out / "workspace").exists()
 
 

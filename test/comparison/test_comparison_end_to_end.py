@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from espnet_llm_entropy.bin.compare_paradigms import main as compare_main
-from espnet_llm_entropy.comparison.metric_catalog import CLAIMS
+from espnet_llm_entropy.analysis.learning_curves import read_learning_curve
+from espnet_llm_entropy.comparison.metric_catalog import CLAIMS, TRAINED_PRETRAIN_MAX_ERROR
 from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
 from espnet_llm_entropy.evaluation.hallucination import hallucination_report
 from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
@@ -159,6 +160,21 @@ def test_representation_figures_come_from_the_analysis(comparison):
             assert 0.0 <= cka <= 1.0 + 1e-6
 
 
+def test_training_outcome_comes_from_the_reporter_state(comparison):
+    out, _, _ = comparison
+    for paradigm in PARADIGMS:
+        metrics = _run(out, paradigm)["metrics"]
+        run = out / "runs" / paradigm / "seed0"
+        if paradigm == "single_stage":
+            assert metrics["pretrain_dev_error"] is None
+        else:
+            assert metrics["pretrain_dev_error"] == pytest.approx(read_learning_curve(run / "pretrain")[-1]["valid_per"])
+            assert metrics["pretrain_dev_error"] >= 0.0
+        last = "joint_sft"
+        assert metrics["final_dev_acc"] == pytest.approx(read_learning_curve(run / last)[-1]["valid_acc"])
+        assert 0.0 <= metrics["final_dev_acc"] <= 1.0
+
+
 def test_report_table_shows_the_computed_numbers(comparison):
     out, _, _ = comparison
     markdown = (out / "comparison.md").read_text()
@@ -170,8 +186,13 @@ def test_report_table_shows_the_computed_numbers(comparison):
         assert entropy["encoder NSE"] == f"{metrics['encoder_nse']:.3f}"
         drift = entropy["CKA to pretrained encoder ↑"]
         assert drift == ("–" if metrics["drift_cka"] is None else f"{metrics['drift_cka']:.3f}")
-        cost = _table_row(markdown, "Cost", paradigm)
+        cost = _table_row(markdown, "Training and cost", paradigm)
         assert cost["update steps"] == str(metrics["train_steps"])
+        plateau_line = f"`{paradigm}`: pretraining barely trained"
+        if metrics["pretrain_dev_error"] is not None and metrics["pretrain_dev_error"] > TRAINED_PRETRAIN_MAX_ERROR:
+            assert plateau_line in markdown
+        else:
+            assert plateau_line not in markdown
     for claim in CLAIMS:
         assert claim.text in markdown
     assert re.search(r"Verdict: \*\*", markdown)

@@ -12,7 +12,11 @@ from espnet_llm_entropy.comparison.comparison_plots import (
     plot_metric_bars,
     plot_nse_per_layer,
 )
-from espnet_llm_entropy.comparison.comparison_report import comparison_markdown, write_comparison_report
+from espnet_llm_entropy.comparison.comparison_report import (
+    comparison_markdown,
+    plateau_warnings,
+    write_comparison_report,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -116,6 +120,25 @@ def test_markdown_one_seed_and_not_evaluated(runs_factory):
     assert "char_ctc was not run" in markdown
     assert "No plot was drawn." in markdown
     assert "Command" not in markdown
+
+
+def test_plateau_warning_names_only_the_undertrained_paradigm_and_seeds(runs_factory):
+    runs = [
+        runs_factory("char_ctc", 0, {"pretrain_dev_error": 0.35}),
+        runs_factory("char_ctc", 1, {"pretrain_dev_error": 0.15}),
+        runs_factory("phoneme_ctc", 0, {"pretrain_dev_error": 0.12}),
+        runs_factory("phoneme_ctc", 1, {"pretrain_dev_error": 0.2}),  # at the limit: trained
+        runs_factory("single_stage", 0, {"pretrain_dev_error": None}),
+    ]
+    aggregated = aggregate_runs(runs)
+    warnings = plateau_warnings(aggregated)
+    assert len(warnings) == 1
+    assert "`char_ctc`" in warnings[0] and "1 of 2 seed(s)" in warnings[0] and "35.0%" in warnings[0]
+    markdown = comparison_markdown(aggregated, evaluate_claims(aggregated))
+    assert warnings[0] in markdown
+    assert markdown.index(warnings[0]) < markdown.index("### Recognition and hallucination")
+    assert _row(markdown, "char_ctc", "pretraining dev PER/CER %")["pretraining dev PER/CER % ↓"] == "25.0 ± 14.1"
+    assert plateau_warnings(aggregated, limit=0.5) == []
 
 
 def test_plots_skip_when_nothing_to_draw(tmp_path, runs_factory):

@@ -136,7 +136,7 @@ def test_joint_sft_alone_starts_from_scratch(ws, specs, tmp_path):
     opts = options(ws, spec, "joint_sft", tmp_path, tmp_path / "run")
     check_common(opts, ws, run)
     assert "--init_param" not in opts and "--ctc_head_init" not in opts
-    assert values(opts, "--max_epoch") == ["40"]
+    assert values(opts, "--max_epoch") == [str(run.epochs)] and run.epochs == spec.total_epochs
     assert opts[-len(run.args):] == list(run.args) and len(run.args) == 8
 
 
