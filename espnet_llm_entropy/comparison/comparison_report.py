@@ -140,6 +140,7 @@ def comparison_markdown(
     machine: Optional[str] = None,
     budget_note: Optional[str] = None,
     plot_files: Sequence[str] = (),
+    scope_notes: Sequence[str] = (),
 ) -> str:
     """The comparison as a markdown document.
 
@@ -151,6 +152,8 @@ def comparison_markdown(
         machine: a description of the machine the runs used.
         budget_note: the training budget (e.g. update steps per stage).
         plot_files: file names of the plots, relative to the markdown file.
+        scope_notes: what this run can and cannot show (a quick or one-seed run), shown
+            under "What this run can show" before the results.
 
     Returns:
         The document: header, paradigms, metric tables (mean ± sample std
@@ -173,6 +176,9 @@ def comparison_markdown(
         seeds = ", ".join(str(s) for s in entry["seeds"]) or "none"
         lines.append(f"- `{paradigm}`: {entry['label']} (seeds: {seeds})")
     lines.append("")
+
+    if scope_notes:
+        lines += ["## What this run can show", ""] + [f"- {note}" for note in scope_notes] + [""]
 
     lines += [
         "## Results", "",
@@ -221,7 +227,7 @@ def write_comparison_report(
         paradigm_order: paradigms in report order (default: as found).
         plots: draw the PNG plots.
         **markdown_kwargs: passed to :func:`comparison_markdown` (``title``,
-            ``command``, ``machine``, ``budget_note``).
+            ``command``, ``machine``, ``budget_note``, ``scope_notes``).
 
     Returns:
         ``{"aggregated", "claims", "outputs"}``; ``outputs`` lists the

@@ -94,6 +94,31 @@ def machine_description() -> str:
             f"torch {torch.__version__}, {'CUDA available' if torch.cuda.is_available() else 'no GPU used'}")
 
 
+def scope_notes(conf: ComparisonConfig) -> List[str]:
+    """What a run smaller than the full comparison can and cannot show (empty for the full run).
+
+    One seed gives each claim a direction but no verdict (there is no seed
+    spread to compare the difference with); fewer updates per epoch than
+    the default leave the encoders less trained than the full run's.
+    """
+    notes = []
+    full = ComparisonConfig.steps_per_epoch
+    if conf.steps_per_epoch < full:
+        notes.append(
+            f"Fewer updates than the full comparison ({conf.steps_per_epoch} per epoch instead of {full}): "
+            "a check that every paradigm trains, decodes and is analysed, and a first look at the directions. "
+            "Encoders and LLM stages are less trained than in the full run; the pretraining dev PER/CER "
+            "column and any warning above say how far pretraining got, and figures of an encoder near the "
+            "CTC plateau say little about the paper's claims."
+        )
+    if len(conf.seeds) < 2:
+        notes.append(
+            "One seed: each claim gets the direction of the difference, not a verdict, because there is no "
+            "spread over seeds to compare it with. Run several seeds (the default 0 1 2) for verdicts."
+        )
+    return notes
+
+
 def _phone_aligner_spec(specs: Sequence[ParadigmSpec]) -> Optional[ParadigmSpec]:
     """The paradigm whose phoneme pretraining aligns phone labels for every analysis."""
     return next((s for s in specs if s.units == "phone" and s.pretrain is not None), None)
@@ -182,10 +207,13 @@ def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspa
     report = write_comparison_report(
         conf.out_dir, conf.out_dir / "runs", paradigm_order=[s.name for s in specs],
         command=command, machine=machine_description(), budget_note=budget_note,
+        scope_notes=scope_notes(conf),
     )
     report["outcomes"] = {name: {"status": o.status, "error": o.error} for name, o in outcomes.items()}
     report["wall_s"] = round(time.time() - start, 1)
     write_text_atomic(conf.out_dir / "outcomes.json", json.dumps(report["outcomes"], indent=1))
+    for note in scope_notes(conf):
+        print(f"[compare] note: {note}", flush=True)
     print(f"[compare] report: {conf.out_dir / 'comparison.md'} ({report['wall_s']:.0f} s in all)", flush=True)
     return report
 

@@ -113,3 +113,16 @@ def test_unequal_budgets_fail_before_any_work(tmp_path, capsys, no_work):
 def test_cli_module_uses_the_runner_it_imports():
     # the guard above patches comparison_runner; the CLI must call into it
     assert compare_paradigms.run_comparison is comparison_runner.run_comparison
+
+
+def test_scope_notes_say_what_a_small_run_cannot_show(tmp_path):
+    full = comparison_runner.ComparisonConfig(out_dir=tmp_path)
+    assert comparison_runner.scope_notes(full) == []
+    quick = comparison_runner.ComparisonConfig(
+        out_dir=tmp_path, seeds=[0], steps_per_epoch=comparison_runner.QUICK_STEPS_PER_EPOCH)
+    notes = comparison_runner.scope_notes(quick)
+    assert len(notes) == 2
+    assert f"{comparison_runner.QUICK_STEPS_PER_EPOCH} per epoch instead of {full.steps_per_epoch}" in notes[0]
+    assert "not a verdict" in notes[1]
+    one_seed_full_steps = comparison_runner.ComparisonConfig(out_dir=tmp_path, seeds=[3])
+    assert comparison_runner.scope_notes(one_seed_full_steps) == [notes[1]]

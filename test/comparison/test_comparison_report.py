@@ -120,6 +120,10 @@ def test_markdown_one_seed_and_not_evaluated(runs_factory):
     assert "char_ctc was not run" in markdown
     assert "No plot was drawn." in markdown
     assert "Command" not in markdown
+    assert "What this run can show" not in markdown
+    noted = comparison_markdown(aggregated, claims, scope_notes=["One seed: no verdicts."])
+    assert "## What this run can show\n\n- One seed: no verdicts.\n" in noted
+    assert noted.index("What this run can show") < noted.index("## Results")
 
 
 def test_plateau_warning_names_only_the_undertrained_paradigm_and_seeds(runs_factory):
