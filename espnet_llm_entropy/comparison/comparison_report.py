@@ -37,7 +37,8 @@ DEFAULT_TITLE = "Comparison of training paradigms"
 TABLE_GROUPS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("Recognition and hallucination", (
         "mer", "cer_zh", "wer_en", "mer_cs", "hallucination_rate",
-        "nonspeech_output_rate", "nonspeech_units_per_min",
+        "nonspeech_output_rate", "nonspeech_units_per_min", "nonspeech_output_rate_nogate",
+        "nonspeech_units_per_min_nogate",
     )),
     ("Entropy and representation", (
         "pretrained_encoder_nse", "encoder_nse", "encoder_effective_rank", "adaptor_nse",

@@ -32,21 +32,32 @@ METRICS_FILE = "metrics.json"
 _TRAINABLE_RE = re.compile(r"training stage (\w+): trainable elements per group (\{.*\})")
 
 
+#: Decoded sets of a run: name -> (workspace attribute of its data dir, extra decoding options).
+#: Non-speech is decoded twice: with the decoder's default CTC-evidence gate (which engages only
+#: for models with a trained phone/character CTC head) and without it (the model's own behaviour).
+DECODED_SETS = {
+    "test": ("test_dir", ()),
+    "nonspeech": ("nonspeech_dir", ()),
+    "nonspeech_nogate": ("nonspeech_dir", ("--decoding_guard_conf", "ctc_gate=false")),
+}
+
+
 def decode_and_score(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec, batch_size: int = 16) -> None:
-    """Decode test (and non-speech) into ``<run_dir>/decode/<set>`` and score them."""
+    """Decode the :data:`DECODED_SETS` into ``<run_dir>/decode/<set>`` and score them (finished sets are kept)."""
     model = final_model(run_dir, spec)
-    sets = {"test": ws.test_dir}
-    if ws.nonspeech_dir is not None:
-        sets["nonspeech"] = ws.nonspeech_dir
-    for name, data_dir in sets.items():
+    for name, (attribute, extra) in DECODED_SETS.items():
+        data_dir = getattr(ws, attribute)
+        if data_dir is None:
+            continue
         out = run_dir / "decode" / name
         if (out / "hallucination" / "hallucination.json").exists():
             continue
         if out.exists():
             shutil.rmtree(out)
-        hyp = espnet_steps.decode(model.parent, model, data_dir, out, batch_size, in_process=False,
-                                  log_file=run_dir / "decode" / f"{name}.log") / "text"
-        espnet_steps.score_hallucination(hyp, data_dir, out / "hallucination", name, name == "nonspeech",
+        hyp = espnet_steps.decode(model.parent, model, data_dir, out, batch_size, extra=list(extra),
+                                  in_process=False, log_file=run_dir / "decode" / f"{name}.log") / "text"
+        nonspeech = attribute == "nonspeech_dir"
+        espnet_steps.score_hallucination(hyp, data_dir, out / "hallucination", name.split("_")[0], nonspeech,
                                          in_process=False, log_file=out / "score_hallucination.log")
 
 
@@ -126,10 +137,11 @@ def recognition_figures(ws: ComparisonWorkspace, run_dir: Path) -> Dict[str, Opt
                for key, lang in (("mer", "all"), ("cer_zh", "zh"), ("wer_en", "en"), ("mer_cs", "cs"))}
     test = json.loads((decode / "test" / "hallucination" / "hallucination.json").read_text())
     figures["hallucination_rate"] = _number(_get(test, "speech", "hallucination", "rate"))
-    nonspeech_file = decode / "nonspeech" / "hallucination" / "hallucination.json"
-    nonspeech = json.loads(nonspeech_file.read_text()) if nonspeech_file.exists() else {}
-    figures["nonspeech_output_rate"] = _number(_get(nonspeech, "nonspeech", "with_output", "rate"))
-    figures["nonspeech_units_per_min"] = _number(_get(nonspeech, "nonspeech", "units_per_minute"))
+    for name, suffix in (("nonspeech", ""), ("nonspeech_nogate", "_nogate")):
+        path = decode / name / "hallucination" / "hallucination.json"
+        nonspeech = json.loads(path.read_text()) if path.exists() else {}
+        figures[f"nonspeech_output_rate{suffix}"] = _number(_get(nonspeech, "nonspeech", "with_output", "rate"))
+        figures[f"nonspeech_units_per_min{suffix}"] = _number(_get(nonspeech, "nonspeech", "units_per_minute"))
     return figures
 
 

@@ -135,11 +135,14 @@ def test_metrics_are_the_figures_of_the_decoded_files(comparison):
         hyps = read_kaldi_text(hyp_file)
         assert run["metrics"]["hallucination_rate"] == pytest.approx(
             hallucination_report(refs, hyps)["hallucination"]["rate"])
-        nonspeech = read_kaldi_text(decode / "nonspeech" / "1best_recog" / "text")
         clips = read_kaldi_text(data / "nonspeech" / "wav.scp")
-        # output = at least one scoring unit (punctuation alone is not output)
-        with_output = sum(bool(text_to_units(nonspeech.get(uid, ""), "mixed")) for uid in clips)
-        assert run["metrics"]["nonspeech_output_rate"] == pytest.approx(with_output / len(clips))
+        for name, key in (("nonspeech", "nonspeech_output_rate"), ("nonspeech_nogate", "nonspeech_output_rate_nogate")):
+            nonspeech = read_kaldi_text(decode / name / "1best_recog" / "text")
+            # output = at least one scoring unit (punctuation alone is not output)
+            with_output = sum(bool(text_to_units(nonspeech.get(uid, ""), "mixed")) for uid in clips)
+            assert run["metrics"][key] == pytest.approx(with_output / len(clips))
+        # the gate only ever silences a clip: without it at least as many clips get output
+        assert run["metrics"]["nonspeech_output_rate_nogate"] >= run["metrics"]["nonspeech_output_rate"]
 
 
 def test_representation_figures_come_from_the_analysis(comparison):

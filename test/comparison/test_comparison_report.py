@@ -88,7 +88,8 @@ def test_report_writes_all_files(tmp_path, known_runs_dir, known_values):
     for claim in result["claims"]:
         assert claim["text"] in claims_section
         assert f"Verdict: **{claim['verdict']}**. {claim['explanation']}" in claims_section
-    assert [c["verdict"] for c in result["claims"]] == ["supported", "not supported", "inconclusive", "not evaluated"]
+    assert [c["verdict"] for c in result["claims"]] == [
+        "supported", "not supported", "inconclusive", "not evaluated", "not evaluated"]
 
 
 def test_comparison_json_round_trips(tmp_path, known_runs_dir, write_runs, runs_factory):
