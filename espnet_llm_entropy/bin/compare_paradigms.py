@@ -7,9 +7,9 @@ analysis and writes ``<out_dir>/comparison.md`` (tables with mean and spread
 over seeds, the paper's claims checked against the numbers, plots)::
 
     python -m espnet_llm_entropy.bin.compare_paradigms --out_dir compare_out           # 3 seeds
-    python -m espnet_llm_entropy.bin.compare_paradigms --out_dir compare_quick --quick # 1 seed, half the steps
+    python -m espnet_llm_entropy.bin.compare_paradigms --out_dir compare_quick --quick # 1 seed, 10 of 25 steps per epoch
 
-Without data options it builds the bundled mini corpus and a tiny LLM in
+Without data options it builds the demo's corpus (10,000 training utterances) and tiny LLM in
 ``<out_dir>/workspace``. A recipe passes its own data instead: --train_dir,
 --valid_dir, --test_dir, --llm_dir, --token_list (phones), --stats_dir and
 optionally --nonspeech_dir. Running the same command again resumes.

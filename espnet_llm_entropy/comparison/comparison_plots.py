@@ -78,7 +78,7 @@ def plot_metric_bars(aggregated: dict, path: Path) -> Optional[Path]:
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Per-paradigm metrics: mean ± std over seeds, dots = seeds", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the top row
     return save_figure(fig, path)
 
 
