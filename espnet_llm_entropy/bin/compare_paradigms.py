@@ -7,7 +7,7 @@ analysis and writes ``<out_dir>/comparison.md`` (tables with mean and spread
 over seeds, the paper's claims checked against the numbers, plots)::
 
     python -m espnet_llm_entropy.bin.compare_paradigms --out_dir compare_out           # 3 seeds
-    python -m espnet_llm_entropy.bin.compare_paradigms --out_dir compare_quick --quick # 1 seed, 10 of 25 steps per epoch
+    python -m espnet_llm_entropy.bin.compare_paradigms --out_dir compare_quick --quick # 1 seed, 5 of 25 steps per epoch, 2,000 utts
 
 Without data options it builds the demo's corpus (10,000 training utterances) and tiny LLM in
 ``<out_dir>/workspace``. A recipe passes its own data instead: --train_dir,
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from espnet_llm_entropy.comparison.comparison_runner import (
+    QUICK_NUM_TRAIN,
     QUICK_STEPS_PER_EPOCH,
     ComparisonConfig,
     command_line,
@@ -51,7 +52,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", nargs="+", type=int, default=None,
                    help="training seeds (default: 0 1 2; 0 with --quick)")
     p.add_argument("--quick", action="store_true",
-                   help=f"one seed and {QUICK_STEPS_PER_EPOCH} steps per epoch (a first look in minutes)")
+                   help=f"one seed, {QUICK_STEPS_PER_EPOCH} steps per epoch and {QUICK_NUM_TRAIN} training utterances "
+                   "(a check that everything runs and a first look, in minutes)")
     p.add_argument("--steps_per_epoch", type=int, default=None,
                    help=f"updates per epoch of every stage (default: {d.steps_per_epoch}; "
                         f"{QUICK_STEPS_PER_EPOCH} with --quick)")
@@ -63,7 +65,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="test utterances in the entropy analysis (default: %(default)s)")
     p.add_argument("--decode_batch_size", type=int, default=d.decode_batch_size)
     corpus = p.add_argument_group("bundled mini corpus (used when no data options are given)")
-    corpus.add_argument("--num_train", type=int, default=d.num_train)
+    corpus.add_argument("--num_train", type=int, default=None,
+                        help=f"training utterances (default: {d.num_train}; {QUICK_NUM_TRAIN} with --quick)")
     corpus.add_argument("--num_dev", type=int, default=d.num_dev)
     corpus.add_argument("--num_test", type=int, default=d.num_test)
     corpus.add_argument("--llm_pretrain_steps", type=int, default=d.llm_pretrain_steps)
@@ -101,6 +104,7 @@ def main(cmd: Optional[List[str]] = None) -> int:
     args = parser.parse_args(cmd)
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
     steps = args.steps_per_epoch or (QUICK_STEPS_PER_EPOCH if args.quick else ComparisonConfig.steps_per_epoch)
+    num_train = args.num_train or (QUICK_NUM_TRAIN if args.quick else ComparisonConfig.num_train)
     workspace = workspace_from_args(args, parser)
     try:
         an4_dir = resolve_an4_dir(args.an4_dir) if workspace is None else None
@@ -108,7 +112,7 @@ def main(cmd: Optional[List[str]] = None) -> int:
             out_dir=args.out_dir, paradigms=args.paradigms, seeds=seeds, steps_per_epoch=steps,
             jobs=args.jobs, threads_per_job=args.threads_per_job,
             allow_unequal_budgets=args.allow_unequal_budgets, analysis_max_utts=args.analysis_max_utts,
-            decode_batch_size=args.decode_batch_size, num_train=args.num_train, num_dev=args.num_dev,
+            decode_batch_size=args.decode_batch_size, num_train=num_train, num_dev=args.num_dev,
             num_test=args.num_test, llm_pretrain_steps=args.llm_pretrain_steps, an4_dir=an4_dir,
         )
         report = run_comparison(conf, workspace, command=command_line() if cmd is None else None)

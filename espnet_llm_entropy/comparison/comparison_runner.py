@@ -39,7 +39,11 @@ from espnet_llm_entropy.fileio.atomic import write_text_atomic
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.pipeline.demo_pipeline import DEFAULT_NUM_TRAIN
 
-QUICK_STEPS_PER_EPOCH = 10
+# --quick: one seed, 5 of the 25 updates per epoch and a 2,000-utterance corpus, so that the
+# whole run stays under 15 minutes on 2 CPU cores (10 updates per epoch on the 10,000-utterance
+# corpus took 25 min there)
+QUICK_STEPS_PER_EPOCH = 5
+QUICK_NUM_TRAIN = 2000
 
 
 @dataclass
@@ -94,18 +98,25 @@ def machine_description() -> str:
             f"torch {torch.__version__}, {'CUDA available' if torch.cuda.is_available() else 'no GPU used'}")
 
 
-def scope_notes(conf: ComparisonConfig) -> List[str]:
+def scope_notes(conf: ComparisonConfig, built_corpus: bool = True) -> List[str]:
     """What a run smaller than the full comparison can and cannot show (empty for the full run).
 
     One seed gives each claim a direction but no verdict (there is no seed
     spread to compare the difference with); fewer updates per epoch than
-    the default leave the encoders less trained than the full run's.
+    the default, or a smaller built corpus (``built_corpus``: the run made
+    the mini corpus rather than taking the caller's data), leave the
+    encoders less trained than the full run's.
     """
     notes = []
     full = ComparisonConfig.steps_per_epoch
+    smaller = []
     if conf.steps_per_epoch < full:
+        smaller.append(f"{conf.steps_per_epoch} updates per epoch instead of {full}")
+    if built_corpus and conf.num_train < ComparisonConfig.num_train:
+        smaller.append(f"{conf.num_train} training utterances instead of {ComparisonConfig.num_train}")
+    if smaller:
         notes.append(
-            f"Fewer updates than the full comparison ({conf.steps_per_epoch} per epoch instead of {full}): "
+            f"Less training than the full comparison ({'; '.join(smaller)}): "
             "a check that every paradigm trains, decodes and is analysed, and a first look at the directions. "
             "Encoders and LLM stages are less trained than in the full run; the pretraining dev PER/CER "
             "column and any warning above say how far pretraining got, and figures of an encoder near the "
@@ -184,6 +195,7 @@ def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspa
     write_text_atomic(conf.out_dir / "comparison_config.json", json.dumps(asdict(conf), indent=1, default=str))
     threads = conf.threads_per_job or max(1, (os.cpu_count() or 1) // conf.jobs)
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    built_corpus = workspace is None
     if workspace is None:
         print(f"[compare] preparing the mini corpus, LLM and statistics in {conf.out_dir / 'workspace'}", flush=True)
         workspace = build_mini_workspace(conf.out_dir / "workspace", conf.num_train, conf.num_dev,
@@ -207,12 +219,12 @@ def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspa
     report = write_comparison_report(
         conf.out_dir, conf.out_dir / "runs", paradigm_order=[s.name for s in specs],
         command=command, machine=machine_description(), budget_note=budget_note,
-        scope_notes=scope_notes(conf),
+        scope_notes=scope_notes(conf, built_corpus),
     )
     report["outcomes"] = {name: {"status": o.status, "error": o.error} for name, o in outcomes.items()}
     report["wall_s"] = round(time.time() - start, 1)
     write_text_atomic(conf.out_dir / "outcomes.json", json.dumps(report["outcomes"], indent=1))
-    for note in scope_notes(conf):
+    for note in scope_notes(conf, built_corpus):
         print(f"[compare] note: {note}", flush=True)
     print(f"[compare] report: {conf.out_dir / 'comparison.md'} ({report['wall_s']:.0f} s in all)", flush=True)
     return report

@@ -44,6 +44,24 @@ def test_defaults():
     assert workspace_from_args(args, get_parser()) is None
 
 
+@pytest.mark.parametrize("extra, expected", [
+    ([], {"seeds": [0, 1, 2], "steps_per_epoch": 25, "num_train": 10000}),
+    (["--quick"], {"seeds": [0], "steps_per_epoch": comparison_runner.QUICK_STEPS_PER_EPOCH,
+                   "num_train": comparison_runner.QUICK_NUM_TRAIN}),
+    (["--quick", "--seeds", "4", "--steps_per_epoch", "7", "--num_train", "300"],
+     {"seeds": [4], "steps_per_epoch": 7, "num_train": 300}),
+])
+def test_quick_sets_seeds_steps_and_corpus_unless_given(tmp_path, monkeypatch, extra, expected):
+    seen = {}
+
+    def capture(conf, workspace, command=None):
+        seen.update(seeds=list(conf.seeds), steps_per_epoch=conf.steps_per_epoch, num_train=conf.num_train)
+        return {"outcomes": {}}
+    monkeypatch.setattr(compare_paradigms, "run_comparison", capture)
+    assert main(["--out_dir", str(tmp_path / "out")] + extra) == 0
+    assert seen == expected
+
+
 def test_some_data_options_name_the_missing_ones(tmp_path, capsys, no_work):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as err:
@@ -122,7 +140,15 @@ def test_scope_notes_say_what_a_small_run_cannot_show(tmp_path):
         out_dir=tmp_path, seeds=[0], steps_per_epoch=comparison_runner.QUICK_STEPS_PER_EPOCH)
     notes = comparison_runner.scope_notes(quick)
     assert len(notes) == 2
-    assert f"{comparison_runner.QUICK_STEPS_PER_EPOCH} per epoch instead of {full.steps_per_epoch}" in notes[0]
+    assert f"{comparison_runner.QUICK_STEPS_PER_EPOCH} updates per epoch instead of {full.steps_per_epoch}" in notes[0]
+    assert "training utterances" not in notes[0]
+    small_corpus = comparison_runner.ComparisonConfig(
+        out_dir=tmp_path, seeds=[0], steps_per_epoch=comparison_runner.QUICK_STEPS_PER_EPOCH,
+        num_train=comparison_runner.QUICK_NUM_TRAIN)
+    corpus_note = comparison_runner.scope_notes(small_corpus)[0]
+    assert f"{comparison_runner.QUICK_NUM_TRAIN} training utterances instead of {full.num_train}" in corpus_note
+    # with the caller's own data the corpus size option plays no part
+    assert comparison_runner.scope_notes(small_corpus, built_corpus=False)[0] == notes[0]
     assert "not a verdict" in notes[1]
     one_seed_full_steps = comparison_runner.ComparisonConfig(out_dir=tmp_path, seeds=[3])
     assert comparison_runner.scope_notes(one_seed_full_steps) == [notes[1]]
