@@ -24,6 +24,7 @@ from typing import List, Optional
 
 from espnet_llm_entropy.comparison.comparison_runner import (
     QUICK_NUM_TRAIN,
+    QUICK_OPTIONS,
     QUICK_STEPS_PER_EPOCH,
     ComparisonConfig,
     command_line,
@@ -102,17 +103,18 @@ def main(cmd: Optional[List[str]] = None) -> int:
     """Run the comparison; exit status 1 when a run failed (the report covers the others)."""
     parser = get_parser()
     args = parser.parse_args(cmd)
-    seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
-    steps = args.steps_per_epoch or (QUICK_STEPS_PER_EPOCH if args.quick else ComparisonConfig.steps_per_epoch)
-    num_train = args.num_train or (QUICK_NUM_TRAIN if args.quick else ComparisonConfig.num_train)
+    # options left unset take --quick's value or the ComparisonConfig default
+    chosen = {name: getattr(args, name) if getattr(args, name) is not None
+              else (QUICK_OPTIONS[name] if args.quick else getattr(ComparisonConfig, name))
+              for name in QUICK_OPTIONS}
     workspace = workspace_from_args(args, parser)
     try:
         an4_dir = resolve_an4_dir(args.an4_dir) if workspace is None else None
         conf = ComparisonConfig(
-            out_dir=args.out_dir, paradigms=args.paradigms, seeds=seeds, steps_per_epoch=steps,
+            out_dir=args.out_dir, paradigms=args.paradigms, **chosen,
             jobs=args.jobs, threads_per_job=args.threads_per_job,
             allow_unequal_budgets=args.allow_unequal_budgets, analysis_max_utts=args.analysis_max_utts,
-            decode_batch_size=args.decode_batch_size, num_train=num_train, num_dev=args.num_dev,
+            decode_batch_size=args.decode_batch_size, num_dev=args.num_dev,
             num_test=args.num_test, llm_pretrain_steps=args.llm_pretrain_steps, an4_dir=an4_dir,
         )
         report = run_comparison(conf, workspace, command=command_line() if cmd is None else None)

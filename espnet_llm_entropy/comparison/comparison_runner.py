@@ -39,11 +39,11 @@ from espnet_llm_entropy.fileio.atomic import write_text_atomic
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.pipeline.demo_pipeline import DEFAULT_NUM_TRAIN
 
-# --quick: one seed, 5 of the 25 updates per epoch and a 2,000-utterance corpus, so that the
-# whole run stays under 15 minutes on 2 CPU cores (10 updates per epoch on the 10,000-utterance
-# corpus took 25 min there)
+# --quick: one seed, 5 of the 25 updates per epoch and a 2,000-utterance corpus (17 min on a
+# 2-core CPU machine, where 10 updates per epoch on the 10,000-utterance corpus took 25 min)
 QUICK_STEPS_PER_EPOCH = 5
 QUICK_NUM_TRAIN = 2000
+QUICK_OPTIONS = {"seeds": [0], "steps_per_epoch": QUICK_STEPS_PER_EPOCH, "num_train": QUICK_NUM_TRAIN}
 
 
 @dataclass
@@ -216,15 +216,16 @@ def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspa
         f"{budget * conf.steps_per_epoch} update steps" if budget is not None
         else "the paradigms were allowed different step budgets (--allow_unequal_budgets)"
     ) + f"; {conf.jobs} trainings ran at a time with {threads} torch thread(s) each (training times include that sharing)"
+    notes = scope_notes(conf, built_corpus)
     report = write_comparison_report(
         conf.out_dir, conf.out_dir / "runs", paradigm_order=[s.name for s in specs],
         command=command, machine=machine_description(), budget_note=budget_note,
-        scope_notes=scope_notes(conf, built_corpus),
+        scope_notes=notes,
     )
     report["outcomes"] = {name: {"status": o.status, "error": o.error} for name, o in outcomes.items()}
     report["wall_s"] = round(time.time() - start, 1)
     write_text_atomic(conf.out_dir / "outcomes.json", json.dumps(report["outcomes"], indent=1))
-    for note in scope_notes(conf, built_corpus):
+    for note in notes:
         print(f"[compare] note: {note}", flush=True)
     print(f"[compare] report: {conf.out_dir / 'comparison.md'} ({report['wall_s']:.0f} s in all)", flush=True)
     return report
