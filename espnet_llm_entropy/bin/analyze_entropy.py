@@ -19,13 +19,7 @@ import sys
 from typing import List, Optional
 
 from espnet_llm_entropy.analysis.analysis_run import AnalysisOptions
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+from espnet_llm_entropy.bin.cli_types import positive_int
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -50,15 +44,15 @@ def get_parser() -> argparse.ArgumentParser:
                         help="phoneme-CTC experiment whose CTC head aligns phone labels for "
                         "experiments without their own head")
     parser.add_argument("--phone_checkpoint", default=None, help="checkpoint of --phone_exp")
-    parser.add_argument("--max_utts", type=_positive_int, default=None, help="use the first N utterances")
-    parser.add_argument("--max_frames", type=_positive_int, default=None,
+    parser.add_argument("--max_utts", type=positive_int, default=None, help="use the first N utterances")
+    parser.add_argument("--max_frames", type=positive_int, default=None,
                         help="cap on frames per stream (encoder/adaptor/transcript) in the frame statistics")
-    parser.add_argument("--batch_size", type=_positive_int, default=defaults.batch_size)
+    parser.add_argument("--batch_size", type=positive_int, default=defaults.batch_size)
     parser.add_argument("--probe", choices=["linear", "mlp"], default=defaults.probe,
                         help="probe family of the accessible-information estimate")
-    parser.add_argument("--probe_max_frames", type=_positive_int, default=defaults.probe_max_frames,
+    parser.add_argument("--probe_max_frames", type=positive_int, default=defaults.probe_max_frames,
                         help="labelled frames kept per probed representation")
-    parser.add_argument("--llm_layer_stride", type=_positive_int, default=defaults.llm_layer_stride,
+    parser.add_argument("--llm_layer_stride", type=positive_int, default=defaults.llm_layer_stride,
                         help="spectra of LLM layers k, 2k, ... and the last only (bounds memory for deep LLMs)")
     parser.add_argument("--blank_handling", choices=["nearest", "previous", "keep"],
                         default=defaults.blank_handling, help="labels of CTC blank frames")

@@ -53,12 +53,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", nargs="+", type=int, default=None,
                    help="training seeds (default: 0 1 2; 0 with --quick)")
     p.add_argument("--quick", action="store_true",
-                   help=f"one seed, {QUICK_STEPS_PER_EPOCH} steps per epoch and {QUICK_NUM_TRAIN} training utterances "
+                   help=f"one seed, {QUICK_STEPS_PER_EPOCH} steps per epoch, {QUICK_NUM_TRAIN} training utterances, "
+                   f"{QUICK_OPTIONS['llm_pretrain_steps']} LLM pretraining steps and {QUICK_OPTIONS['jobs']} jobs "
                    "(a check that everything runs and a first look, in minutes)")
     p.add_argument("--steps_per_epoch", type=int, default=None,
                    help=f"updates per epoch of every stage (default: {d.steps_per_epoch}; "
                         f"{QUICK_STEPS_PER_EPOCH} with --quick)")
-    p.add_argument("--jobs", type=int, default=d.jobs, help="trainings at a time (default: %(default)s)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help=f"trainings at a time (default: {d.jobs}; {QUICK_OPTIONS['jobs']} with --quick)")
     p.add_argument("--threads_per_job", type=int, default=None, help="torch threads per training (default: cores / jobs)")
     p.add_argument("--allow_unequal_budgets", action="store_true",
                    help="accept paradigms whose total epochs differ (the report says so)")
@@ -70,7 +72,9 @@ def get_parser() -> argparse.ArgumentParser:
                         help=f"training utterances (default: {d.num_train}; {QUICK_NUM_TRAIN} with --quick)")
     corpus.add_argument("--num_dev", type=int, default=d.num_dev)
     corpus.add_argument("--num_test", type=int, default=d.num_test)
-    corpus.add_argument("--llm_pretrain_steps", type=int, default=d.llm_pretrain_steps)
+    corpus.add_argument("--llm_pretrain_steps", type=int, default=None,
+                        help=f"steps of the tiny LLM's text pretraining (default: {d.llm_pretrain_steps}; "
+                        f"{QUICK_OPTIONS['llm_pretrain_steps']} with --quick)")
     corpus.add_argument("--an4_dir", type=str, default=None,
                         help="directory with ESPnet's mini_an4 downloads.tar.gz (AN4 noise in the non-speech "
                         f"set); default: $ESPNET_ROOT/{ESPNET_AN4_DIR} when it holds the archive; '{NO_AN4}': none")
@@ -112,10 +116,10 @@ def main(cmd: Optional[List[str]] = None) -> int:
         an4_dir = resolve_an4_dir(args.an4_dir) if workspace is None else None
         conf = ComparisonConfig(
             out_dir=args.out_dir, paradigms=args.paradigms, **chosen,
-            jobs=args.jobs, threads_per_job=args.threads_per_job,
+            threads_per_job=args.threads_per_job,
             allow_unequal_budgets=args.allow_unequal_budgets, analysis_max_utts=args.analysis_max_utts,
             decode_batch_size=args.decode_batch_size, num_dev=args.num_dev,
-            num_test=args.num_test, llm_pretrain_steps=args.llm_pretrain_steps, an4_dir=an4_dir,
+            num_test=args.num_test, an4_dir=an4_dir,
         )
         report = run_comparison(conf, workspace, command=command_line() if cmd is None else None)
     except (ParadigmSpecError, FileNotFoundError, ValueError) as err:

@@ -32,18 +32,21 @@ from espnet_llm_entropy.comparison.paradigm_spec import (
     load_paradigms,
 )
 from espnet_llm_entropy.comparison.paradigm_training import pretrain_dir, train_paradigm, train_pretraining
-from espnet_llm_entropy.comparison.run_metrics import evaluate_run
+from espnet_llm_entropy.comparison.run_metrics import evaluate_run_in_worker
 from espnet_llm_entropy.comparison.task_graph import Task, TaskOutcome, run_task_graph
 from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace, build_mini_workspace, ensure_units
 from espnet_llm_entropy.fileio.atomic import write_text_atomic
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.pipeline.demo_pipeline import DEFAULT_NUM_TRAIN
 
-# --quick: one seed, 5 of the 25 updates per epoch and a 2,000-utterance corpus (17 min on a
-# 2-core CPU machine, where 10 updates per epoch on the 10,000-utterance corpus took 25 min)
+# --quick: one seed, 5 of the 25 updates per epoch, a 2,000-utterance corpus and a tiny LLM
+# pretrained for half the steps; 3 jobs, because one seed gives few and uneven tasks (single_stage
+# waits for no pretraining) and a third single-thread job keeps both cores of a 2-core machine busy.
+# Measured times: docs/paradigm_comparison.md ("Quick mode").
 QUICK_STEPS_PER_EPOCH = 5
 QUICK_NUM_TRAIN = 2000
-QUICK_OPTIONS = {"seeds": [0], "steps_per_epoch": QUICK_STEPS_PER_EPOCH, "num_train": QUICK_NUM_TRAIN}
+QUICK_OPTIONS = {"seeds": [0], "steps_per_epoch": QUICK_STEPS_PER_EPOCH, "num_train": QUICK_NUM_TRAIN,
+                 "jobs": 3, "llm_pretrain_steps": TemplateLMConfig.steps // 2}
 
 
 @dataclass
@@ -103,9 +106,9 @@ def scope_notes(conf: ComparisonConfig, built_corpus: bool = True) -> List[str]:
 
     One seed gives each claim a direction but no verdict (there is no seed
     spread to compare the difference with); fewer updates per epoch than
-    the default, or a smaller built corpus (``built_corpus``: the run made
-    the mini corpus rather than taking the caller's data), leave the
-    encoders less trained than the full run's.
+    the default, or a smaller built corpus or shorter LLM pretraining
+    (``built_corpus``: the run made the mini corpus and LLM rather than
+    taking the caller's), leave the models less trained than the full run's.
     """
     notes = []
     full = ComparisonConfig.steps_per_epoch
@@ -114,6 +117,8 @@ def scope_notes(conf: ComparisonConfig, built_corpus: bool = True) -> List[str]:
         smaller.append(f"{conf.steps_per_epoch} updates per epoch instead of {full}")
     if built_corpus and conf.num_train < ComparisonConfig.num_train:
         smaller.append(f"{conf.num_train} training utterances instead of {ComparisonConfig.num_train}")
+    if built_corpus and conf.llm_pretrain_steps < ComparisonConfig.llm_pretrain_steps:
+        smaller.append(f"{conf.llm_pretrain_steps} LLM pretraining steps instead of {ComparisonConfig.llm_pretrain_steps}")
     if smaller:
         notes.append(
             f"Less training than the full comparison ({'; '.join(smaller)}): "
@@ -165,7 +170,8 @@ def _paradigm_fn(conf: ComparisonConfig, ws: ComparisonWorkspace, spec: Paradigm
     def run() -> Dict:
         run_dir = conf.out_dir / "runs" / spec.name / f"seed{seed}"
         train_paradigm(ws, spec, seed, conf.steps_per_epoch, conf.out_dir, run_dir)
-        return evaluate_run(ws, run_dir, spec, seed, aligner_dir, conf.analysis_max_utts, conf.decode_batch_size)
+        return evaluate_run_in_worker(ws, run_dir, spec, seed, aligner_dir, conf.analysis_max_utts,
+                                      conf.decode_batch_size)
     return run
 
 
@@ -200,7 +206,7 @@ def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspa
         print(f"[compare] preparing the mini corpus, LLM and statistics in {conf.out_dir / 'workspace'}", flush=True)
         workspace = build_mini_workspace(conf.out_dir / "workspace", conf.num_train, conf.num_dev,
                                          conf.num_test, llm_pretrain_steps=conf.llm_pretrain_steps,
-                                         an4_dir=conf.an4_dir)
+                                         an4_dir=conf.an4_dir, units=sorted({s.units for s in specs}))
     for unit in sorted({s.units for s in specs}):
         ensure_units(workspace, unit)
     workspace.check()

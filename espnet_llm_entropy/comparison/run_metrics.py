@@ -42,8 +42,14 @@ DECODED_SETS = {
 }
 
 
-def decode_and_score(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec, batch_size: int = 16) -> None:
-    """Decode the :data:`DECODED_SETS` into ``<run_dir>/decode/<set>`` and score them (finished sets are kept)."""
+def decode_and_score(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec, batch_size: int = 16,
+                     in_process: bool = False) -> None:
+    """Decode the :data:`DECODED_SETS` into ``<run_dir>/decode/<set>`` and score them (finished sets are kept).
+
+    ``in_process``: run the decoder and scorer in this process (no ESPnet
+    re-import per set; their output goes to this process's log) instead of
+    one subprocess each with its log under ``<run_dir>/decode``.
+    """
     model = final_model(run_dir, spec)
     for name, (attribute, extra) in DECODED_SETS.items():
         data_dir = getattr(ws, attribute)
@@ -54,15 +60,17 @@ def decode_and_score(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec,
             continue
         if out.exists():
             shutil.rmtree(out)
+        logs = {} if in_process else {"decode": run_dir / "decode" / f"{name}.log",
+                                      "score": out / "score_hallucination.log"}
         hyp = espnet_steps.decode(model.parent, model, data_dir, out, batch_size, extra=list(extra),
-                                  in_process=False, log_file=run_dir / "decode" / f"{name}.log") / "text"
+                                  in_process=in_process, log_file=logs.get("decode")) / "text"
         nonspeech = attribute == "nonspeech_dir"
         espnet_steps.score_hallucination(hyp, data_dir, out / "hallucination", name.split("_")[0], nonspeech,
-                                         in_process=False, log_file=out / "score_hallucination.log")
+                                         in_process=in_process, log_file=logs.get("score"))
 
 
 def analyze_run(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec,
-                phone_aligner: Optional[Path], max_utts: int) -> Path:
+                phone_aligner: Optional[Path], max_utts: int, in_process: bool = False) -> Path:
     """Entropy-allocation analysis of the final model on the test set (``<run_dir>/analysis``).
 
     The CKA reference is the paradigm's pretrained encoder (the final
@@ -79,7 +87,8 @@ def analyze_run(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec,
         args += ["--reference_exp", run_dir / "pretrain", "--reference_checkpoint", "latest.pth"]
     if phone_aligner is not None:
         args += ["--phone_exp", phone_aligner]
-    espnet_steps.run_entry_point("analyze_entropy", args, in_process=False, log_file=run_dir / "analysis.log")
+    espnet_steps.run_entry_point("analyze_entropy", args, in_process=in_process,
+                                 log_file=None if in_process else run_dir / "analysis.log")
     return out
 
 
@@ -217,10 +226,39 @@ def collect_run_metrics(run_dir: Path, spec: ParadigmSpec, seed: int, ws: Compar
 
 
 def evaluate_run(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec, seed: int,
-                 phone_aligner: Optional[Path], max_utts: int = 60, batch_size: int = 16) -> Dict:
-    """Decode, score, analyse and write ``<run_dir>/metrics.json`` (atomically); returns it."""
-    decode_and_score(ws, run_dir, spec, batch_size)
-    analyze_run(ws, run_dir, spec, phone_aligner, max_utts)
+                 phone_aligner: Optional[Path], max_utts: int = 60, batch_size: int = 16,
+                 in_process: bool = False) -> Dict:
+    """Decode, score, analyse and write ``<run_dir>/metrics.json`` (atomically); returns it.
+
+    ``in_process``: every decoding, scoring and the analysis run in this
+    process; otherwise each is a subprocess (see :func:`evaluate_run_in_worker`
+    for one subprocess doing all of them).
+    """
+    decode_and_score(ws, run_dir, spec, batch_size, in_process)
+    analyze_run(ws, run_dir, spec, phone_aligner, max_utts, in_process)
     result = collect_run_metrics(run_dir, spec, seed, ws)
     write_text_atomic(run_dir / METRICS_FILE, json.dumps(result, indent=1, ensure_ascii=False))
     return result
+
+
+def evaluate_run_in_worker(ws: ComparisonWorkspace, run_dir: Path, spec: ParadigmSpec, seed: int,
+                           phone_aligner: Optional[Path], max_utts: int = 60, batch_size: int = 16) -> Dict:
+    """:func:`evaluate_run` in one subprocess (``evaluate_comparison_run``); returns ``metrics.json``.
+
+    One process for the three decodings, their scoring and the analysis
+    imports ESPnet once instead of seven times (about 15 s each on a 2-core
+    CPU machine). The workspace goes to ``<run_dir>/workspace.json``, the
+    worker's output to ``<run_dir>/evaluation.log``; a failure raises with
+    the log's tail. The figures are those of :func:`evaluate_run` with
+    ``in_process=False`` (tested).
+    """
+    run_dir = Path(run_dir)
+    ws_file = run_dir / "workspace.json"
+    write_text_atomic(ws_file, ws.to_json())
+    args = ["--workspace", ws_file, "--paradigm_file", spec.source, "--run_dir", run_dir, "--seed", seed,
+            "--max_utts", max_utts, "--batch_size", batch_size]
+    if phone_aligner is not None:
+        args += ["--phone_aligner", phone_aligner]
+    espnet_steps.run_entry_point("evaluate_comparison_run", args, in_process=False,
+                                 log_file=run_dir / "evaluation.log")
+    return json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))

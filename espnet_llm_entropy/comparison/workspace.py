@@ -9,10 +9,11 @@ derived from the training text on first use (:func:`ensure_units`).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.pipeline import espnet_steps
@@ -60,6 +61,35 @@ class ComparisonWorkspace:
             if not Path(path).exists():
                 raise FileNotFoundError(f"comparison workspace: {what} not found: {path}")
 
+    def to_json(self) -> str:
+        """The workspace as JSON (every path absolute), read back by :meth:`from_json`."""
+        def absolute(path):
+            return None if path is None else str(Path(path).resolve())
+
+        data = {name: absolute(getattr(self, name)) for name in _PATH_FIELDS}
+        data.update({name: {unit: absolute(path) for unit, path in getattr(self, name).items()}
+                     for name in _UNIT_FIELDS})
+        return json.dumps(data, indent=1, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "workspace JSON") -> "ComparisonWorkspace":
+        """Inverse of :meth:`to_json`; a missing or unknown key is a ValueError naming ``source``."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{source}: not valid JSON: {err}") from None
+        expected = set(_PATH_FIELDS) | set(_UNIT_FIELDS)
+        if not isinstance(data, dict) or set(data) != expected:
+            keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"{source}: expected the keys {sorted(expected)}, got {keys}")
+        fields = {name: None if data[name] is None else Path(data[name]) for name in _PATH_FIELDS}
+        fields.update({name: {unit: Path(path) for unit, path in data[name].items()} for name in _UNIT_FIELDS})
+        return cls(**fields)
+
+
+_PATH_FIELDS = ("root", "train_dir", "valid_dir", "test_dir", "llm_dir", "stats_config", "nonspeech_dir")
+_UNIT_FIELDS = ("token_lists", "stats_dirs")
+
 
 def ensure_units(ws: ComparisonWorkspace, unit: str) -> None:
     """Make sure ``ws`` has a token list and statistics for ``unit`` (building char ones).
@@ -96,24 +126,38 @@ def ensure_units(ws: ComparisonWorkspace, unit: str) -> None:
 
 def build_mini_workspace(root: Path, num_train: int = DEFAULT_NUM_TRAIN, num_dev: int = 60, num_test: int = 60,
                          seed: int = 0, llm_pretrain_steps: int = TemplateLMConfig.steps,
-                         an4_dir: Optional[Path] = None) -> ComparisonWorkspace:
+                         an4_dir: Optional[Path] = None, units: Sequence[str] = ("phone",)) -> ComparisonWorkspace:
     """The bundled mini corpus, phone inventory, tiny LLM and statistics (resumable).
 
     Runs the demo's ``corpus``, ``phones``, ``llm`` and ``stats`` steps in
     ``root`` (a finished step is skipped when called again); ``an4_dir``
     (ESPnet's mini_an4 archive) adds AN4 noise to the non-speech sets.
+    Other ``units`` than phones (:func:`ensure_units`) are derived in a
+    second thread while the LLM trains: their statistics are a subprocess,
+    so the two use both cores of a 2-core machine.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from espnet_llm_entropy.conf import stage_config
     from espnet_llm_entropy.pipeline.demo_pipeline import Demo, DemoConfig
 
     demo = Demo(DemoConfig(out_dir=root, seed=seed, num_train=num_train, num_dev=num_dev,
                            num_test=num_test, llm_pretrain_steps=llm_pretrain_steps, an4_dir=an4_dir))
-    demo.steps = [step for step in demo.steps if step[0] in ("corpus", "phones", "llm", "stats")]
+    steps = [step for step in demo.steps if step[0] in ("corpus", "phones", "llm", "stats")]
+    demo.steps = steps[:2]
     demo.run()
     data = demo.data
-    return ComparisonWorkspace(
+    ws = ComparisonWorkspace(
         root=demo.root, train_dir=data / "train", valid_dir=data / "dev", test_dir=data / "test",
         nonspeech_dir=data / "nonspeech" if (data / "nonspeech" / "wav.scp").exists() else None,
         llm_dir=demo.root / "llm", token_lists={"phone": demo.root / "phones.txt"},
         stats_dirs={"phone": demo.root / "stats"}, stats_config=stage_config("pretrain"),
     )
+    # ensure_units adds to ws's dicts only after its files exist; nothing else reads them meanwhile
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        derived = [pool.submit(ensure_units, ws, unit) for unit in units if unit != "phone"]
+        demo.steps = steps[2:]
+        demo.run()
+        for future in derived:
+            future.result()
+    return ws

@@ -45,17 +45,19 @@ def test_defaults():
 
 
 @pytest.mark.parametrize("extra, expected", [
-    ([], {"seeds": [0, 1, 2], "steps_per_epoch": 25, "num_train": 10000}),
+    ([], {"seeds": [0, 1, 2], "steps_per_epoch": 25, "num_train": 10000, "jobs": 2, "llm_pretrain_steps": 1500}),
     (["--quick"], {"seeds": [0], "steps_per_epoch": comparison_runner.QUICK_STEPS_PER_EPOCH,
-                   "num_train": comparison_runner.QUICK_NUM_TRAIN}),
-    (["--quick", "--seeds", "4", "--steps_per_epoch", "7", "--num_train", "300"],
-     {"seeds": [4], "steps_per_epoch": 7, "num_train": 300}),
+                   "num_train": comparison_runner.QUICK_NUM_TRAIN, "jobs": 3, "llm_pretrain_steps": 750}),
+    (["--quick", "--seeds", "4", "--steps_per_epoch", "7", "--num_train", "300", "--jobs", "1",
+      "--llm_pretrain_steps", "20"],
+     {"seeds": [4], "steps_per_epoch": 7, "num_train": 300, "jobs": 1, "llm_pretrain_steps": 20}),
 ])
-def test_quick_sets_seeds_steps_and_corpus_unless_given(tmp_path, monkeypatch, extra, expected):
+def test_quick_sets_seeds_steps_corpus_jobs_and_llm_unless_given(tmp_path, monkeypatch, extra, expected):
     seen = {}
 
     def capture(conf, workspace, command=None):
-        seen.update(seeds=list(conf.seeds), steps_per_epoch=conf.steps_per_epoch, num_train=conf.num_train)
+        seen.update(seeds=list(conf.seeds), steps_per_epoch=conf.steps_per_epoch, num_train=conf.num_train,
+                    jobs=conf.jobs, llm_pretrain_steps=conf.llm_pretrain_steps)
         return {"outcomes": {}}
     monkeypatch.setattr(compare_paradigms, "run_comparison", capture)
     assert main(["--out_dir", str(tmp_path / "out")] + extra) == 0
@@ -150,5 +152,9 @@ def test_scope_notes_say_what_a_small_run_cannot_show(tmp_path):
     # with the caller's own data the corpus size option plays no part
     assert comparison_runner.scope_notes(small_corpus, built_corpus=False)[0] == notes[0]
     assert "not a verdict" in notes[1]
+    short_llm = comparison_runner.ComparisonConfig(out_dir=tmp_path, llm_pretrain_steps=100)
+    (llm_note,) = comparison_runner.scope_notes(short_llm)
+    assert f"100 LLM pretraining steps instead of {full.llm_pretrain_steps}" in llm_note
+    assert comparison_runner.scope_notes(short_llm, built_corpus=False) == []
     one_seed_full_steps = comparison_runner.ComparisonConfig(out_dir=tmp_path, seeds=[3])
     assert comparison_runner.scope_notes(one_seed_full_steps) == [notes[1]]

@@ -11,10 +11,12 @@ then recomputes figures from the decoded files and checks that
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from espnet_llm_entropy.bin.compare_paradigms import main as compare_main
 from espnet_llm_entropy.analysis.learning_curves import read_learning_curve
@@ -204,6 +206,47 @@ def test_report_table_shows_the_computed_numbers(comparison):
     saved = json.loads((out / "comparison.json").read_text())
     mean_mer = saved["aggregated"]["by_paradigm"]["full_method"]["metrics"]["mer"]["mean"]
     assert mean_mer == pytest.approx(_run(out, "full_method")["metrics"]["mer"])
+
+
+def test_each_run_is_evaluated_by_one_worker_process(comparison):
+    out, _, _ = comparison
+    for paradigm in PARADIGMS:
+        run = out / "runs" / paradigm / "seed0"
+        log = (run / "evaluation.log").read_text()
+        # the three decodings, their scoring and the analysis ran inside that one process
+        assert log.count("running: python -m espnet_llm_entropy.bin.llm_asr_inference") == 3
+        assert log.count("running: python -m espnet_llm_entropy.bin.score_hallucination") == 3
+        assert "running: python -m espnet_llm_entropy.bin.analyze_entropy" in log
+        assert not (run / "analysis.log").exists() and not (run / "decode" / "test.log").exists()
+
+
+def test_a_fresh_worker_and_a_warm_process_give_the_same_metrics(comparison, tmp_path):
+    """Evaluating in the worker (fresh process) and again here (ESPnet already used) gives equal figures.
+
+    Both with the same number of torch threads: float sums depend on it.
+    """
+    import shutil
+
+    from espnet_llm_entropy.comparison.paradigm_spec import load_paradigm
+    from espnet_llm_entropy.comparison.run_metrics import evaluate_run
+    from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace
+
+    out, _, _ = comparison
+    run = out / "runs" / "full_method" / "seed0"
+    copy = tmp_path / "seed0"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("decode", "analysis", "metrics.json"))
+    ws = ComparisonWorkspace.from_json((run / "workspace.json").read_text())
+    aligner = next((out / "pretrain").glob("seed0_phone_*"))
+    first = _run(out, "full_method")
+    spec = load_paradigm(first["sources"]["paradigm_file"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # as the worker ran: --jobs 2 share the cores
+    try:
+        again = evaluate_run(ws, copy, spec, 0, aligner, max_utts=4, in_process=True)
+    finally:
+        torch.set_num_threads(threads)
+    assert again["metrics"] == first["metrics"]
+    assert again["nse_per_layer"] == first["nse_per_layer"]
 
 
 def test_running_again_resumes_without_training(comparison):
