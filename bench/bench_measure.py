@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import time
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
+
+from espnet_llm_entropy.machine_info import processor_name
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -55,15 +56,7 @@ def machine_description(device: torch.device) -> str:
     if device.type == "cuda":
         return (f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, "
                 f"CUDA {torch.version.cuda}")
-    cpu = platform.processor() or "cpu"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = processor_name()
     load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
     return (f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}{load}")

@@ -37,6 +37,7 @@ from espnet_llm_entropy.comparison.task_graph import Task, TaskOutcome, run_task
 from espnet_llm_entropy.comparison.workspace import ComparisonWorkspace, build_mini_workspace, ensure_units
 from espnet_llm_entropy.fileio.atomic import write_text_atomic
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
+from espnet_llm_entropy.machine_info import cpu_description
 from espnet_llm_entropy.pipeline.demo_pipeline import DEFAULT_NUM_TRAIN
 
 # --quick: one seed, 5 of the 25 updates per epoch, a 2,000-utterance corpus and a tiny LLM
@@ -97,7 +98,7 @@ def machine_description() -> str:
     """One line about where the comparison ran (for the report)."""
     import torch
 
-    return (f"{os.cpu_count()} CPU cores ({platform.machine()}), Python {platform.python_version()}, "
+    return (f"{cpu_description()}, Python {platform.python_version()}, "
             f"torch {torch.__version__}, {'CUDA available' if torch.cuda.is_available() else 'no GPU used'}")
 
 

@@ -8,7 +8,6 @@ trainer's swap history, ``analysis/metrics.json``), never recomputed here.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Dict, List
 from espnet_llm_entropy.evaluation.asr_scoring import results_table
 from espnet_llm_entropy.evaluation.report_table import markdown_from_results
 from espnet_llm_entropy.fileio.atomic import write_text_atomic
+from espnet_llm_entropy.machine_info import cpu_description
 
 
 def environment_block() -> str:
@@ -32,7 +32,7 @@ def environment_block() -> str:
         f"- espnet version: `espnet {espnet.__version__}`\n"
         f"- pytorch version: `pytorch {torch.__version__}`\n"
         f"- transformers version: `{transformers.__version__}`\n"
-        f"- machine: `{platform.machine()}, {os.cpu_count()} CPU cores, no GPU used`\n"
+        f"- machine: `{cpu_description()}, no GPU used`\n"
     )
 
 
