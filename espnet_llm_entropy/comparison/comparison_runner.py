@@ -203,12 +203,13 @@ def run_comparison(conf: ComparisonConfig, workspace: Optional[ComparisonWorkspa
     threads = conf.threads_per_job or max(1, (os.cpu_count() or 1) // conf.jobs)
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     built_corpus = workspace is None
+    units = sorted({s.units for s in specs})
     if workspace is None:
         print(f"[compare] preparing the mini corpus, LLM and statistics in {conf.out_dir / 'workspace'}", flush=True)
         workspace = build_mini_workspace(conf.out_dir / "workspace", conf.num_train, conf.num_dev,
                                          conf.num_test, llm_pretrain_steps=conf.llm_pretrain_steps,
-                                         an4_dir=conf.an4_dir, units=sorted({s.units for s in specs}))
-    for unit in sorted({s.units for s in specs}):
+                                         an4_dir=conf.an4_dir, units=units)
+    for unit in units:  # a built workspace has them already; the caller's may lack character units
         ensure_units(workspace, unit)
     workspace.check()
 

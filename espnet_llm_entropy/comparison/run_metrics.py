@@ -249,8 +249,9 @@ def evaluate_run_in_worker(ws: ComparisonWorkspace, run_dir: Path, spec: Paradig
     imports ESPnet once instead of seven times (about 15 s each on a 2-core
     CPU machine). The workspace goes to ``<run_dir>/workspace.json``, the
     worker's output to ``<run_dir>/evaluation.log``; a failure raises with
-    the log's tail. The figures are those of :func:`evaluate_run` with
-    ``in_process=False`` (tested).
+    the log's tail. The figures are those of a run evaluated in this
+    process (tested) and of :func:`evaluate_run` with one subprocess per
+    step (checked on a quick comparison run, docs/paradigm_comparison.md).
     """
     run_dir = Path(run_dir)
     ws_file = run_dir / "workspace.json"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
@@ -66,7 +66,7 @@ class ComparisonWorkspace:
         def absolute(path):
             return None if path is None else str(Path(path).resolve())
 
-        data = {name: absolute(getattr(self, name)) for name in _PATH_FIELDS}
+        data = {name: absolute(getattr(self, name)) for name in _path_fields()}
         data.update({name: {unit: absolute(path) for unit, path in getattr(self, name).items()}
                      for name in _UNIT_FIELDS})
         return json.dumps(data, indent=1, ensure_ascii=False)
@@ -78,17 +78,21 @@ class ComparisonWorkspace:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"{source}: not valid JSON: {err}") from None
-        expected = set(_PATH_FIELDS) | set(_UNIT_FIELDS)
+        expected = {f.name for f in fields(cls)}
         if not isinstance(data, dict) or set(data) != expected:
             keys = sorted(data) if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"{source}: expected the keys {sorted(expected)}, got {keys}")
-        fields = {name: None if data[name] is None else Path(data[name]) for name in _PATH_FIELDS}
-        fields.update({name: {unit: Path(path) for unit, path in data[name].items()} for name in _UNIT_FIELDS})
-        return cls(**fields)
+        values = {name: None if data[name] is None else Path(data[name]) for name in _path_fields()}
+        values.update({name: {unit: Path(path) for unit, path in data[name].items()} for name in _UNIT_FIELDS})
+        return cls(**values)
 
 
-_PATH_FIELDS = ("root", "train_dir", "valid_dir", "test_dir", "llm_dir", "stats_config", "nonspeech_dir")
+#: Fields of :class:`ComparisonWorkspace` that map a unit to a path; every other field is one path.
 _UNIT_FIELDS = ("token_lists", "stats_dirs")
+
+
+def _path_fields():
+    return [f.name for f in fields(ComparisonWorkspace) if f.name not in _UNIT_FIELDS]
 
 
 def ensure_units(ws: ComparisonWorkspace, unit: str) -> None:
