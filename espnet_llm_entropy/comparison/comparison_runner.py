@@ -40,11 +40,11 @@ from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.machine_info import cpu_description
 from espnet_llm_entropy.pipeline.demo_pipeline import DEFAULT_NUM_TRAIN
 
-# --quick: one seed, 5 of the 25 updates per epoch, a 2,000-utterance corpus and a tiny LLM
+# --quick: one seed, 4 of the 25 updates per epoch, a 2,000-utterance corpus and a tiny LLM
 # pretrained for half the steps; 3 jobs, because one seed gives few and uneven tasks (single_stage
 # waits for no pretraining) and a third single-thread job keeps both cores of a 2-core machine busy.
 # Measured times: docs/paradigm_comparison.md ("Quick mode").
-QUICK_STEPS_PER_EPOCH = 5
+QUICK_STEPS_PER_EPOCH = 4
 QUICK_NUM_TRAIN = 2000
 QUICK_OPTIONS = {"seeds": [0], "steps_per_epoch": QUICK_STEPS_PER_EPOCH, "num_train": QUICK_NUM_TRAIN,
                  "jobs": 3, "llm_pretrain_steps": TemplateLMConfig.steps // 2}

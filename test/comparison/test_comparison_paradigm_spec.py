@@ -56,7 +56,7 @@ def test_shipped_paradigms_load_with_equal_budgets():
     assert [s.name for s in specs] == list(SHIPPED)
     totals = {s.name: s.total_epochs for s in specs}
     assert len(set(totals.values())) == 1, totals
-    assert check_equal_budgets(specs) == totals["full_method"] == 90
+    assert check_equal_budgets(specs) == totals["full_method"] == 110
     by_name = {s.name: s for s in specs}
     assert [r.stage for r in by_name["full_method"].stages] == ["pretrain", "align", "ia_sft", "joint_sft"]
     assert [r.stage for r in by_name["single_stage"].stages] == ["joint_sft"]
