@@ -267,7 +267,9 @@ def _explain(claim: ClaimSpec, ours: dict, base: dict, difference: float, spread
     sides = f"{name}: {_side_text(claim.paradigm, ours, claim.metric)} vs {_side_text(claim.baseline, base, claim.metric)}"
     diff_text = ("+" if difference > 0 else "") + format_value(difference, claim.metric)
     spread_text = format_value(spread, claim.metric)
-    if verdict == INCONCLUSIVE:
+    if verdict == INCONCLUSIVE and difference == 0:
+        reason = "the two means are equal"
+    elif verdict == INCONCLUSIVE:
         reason = f"the difference {diff_text} is within the seed spread {spread_text}"
     elif verdict in (SUPPORTED, AGREES_ONE_SEED):
         reason = f"the difference {diff_text} is {claim.direction} as claimed"

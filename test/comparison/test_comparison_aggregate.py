@@ -147,6 +147,14 @@ def test_claim_verdicts(new, old, direction, verdict):
         assert f"{new_mean * 100:.1f} ± {new_std * 100:.1f}" in result["explanation"]
 
 
+def test_claim_explanation_says_equal_means_and_within_spread_apart():
+    equal = _verdict([0.40], [0.40], "lower")
+    assert "the two means are equal" in equal["explanation"]
+    assert "spread" not in equal["explanation"]
+    within = _verdict([0.30, 0.50, 0.40], [0.45, 0.35, 0.55], "lower")
+    assert "within the seed spread" in within["explanation"]
+
+
 def test_claim_not_evaluated_absent_paradigm_and_no_values():
     aggregated = aggregate_runs([_run("new", 0, 0.3), _run("old", 0, None), _run("old", 1, None)])
     absent = evaluate_claims(aggregated, [ClaimSpec("c", "mer", "new", "missing", "lower")])[0]
