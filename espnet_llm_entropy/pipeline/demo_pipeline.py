@@ -24,9 +24,11 @@ the demo runs again in the same directory):
 11. ``analyze``  entropy-allocation metrics and plots
 12. ``report``  ``RESULTS.md``
 
-Every training and decoding is one of the entry points a recipe runs
-(``llm_asr_train``, ``train_method``, ``llm_asr_inference``), launched as a
-subprocess with its log in the experiment directory, like asr.sh does.
+Every training is one of the entry points a recipe runs (``llm_asr_train``,
+``train_method``), launched as a subprocess with its log in the experiment
+directory, like asr.sh does; every model's gate calibration and decodings
+(``calibrate_ctc_gate`` + ``llm_asr_inference``) run in one
+``decode_with_gate`` subprocess, so ESPnet is imported once per model.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -251,42 +252,29 @@ class Demo:
     def test_sets(self) -> List[str]:
         return [s for s in ("test", "nonspeech", "an4") if (self.data / s / "wav.scp").exists()]
 
-    def calibrate_gate(self, exp_dir: Path, model_file: Path, out: Path) -> int:
-        """The CTC-evidence gate's threshold on dev speech + dev non-speech (never test)."""
-        print(f"    gate calibration: {out}", flush=True)
-        espnet_steps.run_entry_point(
-            "calibrate_ctc_gate",
-            ["--asr_train_config", exp_dir / "config.yaml", "--asr_model_file", model_file,
-             "--speech_dir", self.data / "dev", "--nonspeech_dir", self.data / "nonspeech_dev",
-             "--output", out, "--batch_size", str(self.conf.decode_batch_size)],
-        )
-        from espnet_llm_entropy.decoding.gate_calibration import read_calibrated_threshold
-
-        return read_calibrated_threshold(out)
-
     def decode(self, exp: Optional[Path] = None, out_root: Optional[Path] = None,
                sets: Optional[List[str]] = None, stage: str = "joint_sft",
-               model_file: Optional[Path] = None) -> None:
-        """Decode ``<exp>/<stage>`` (its decoding checkpoint, or ``model_file``) with the calibrated
-        gate into ``out_root``; test and non-speech also without it into ``<out_root>_nogate``."""
+               model_file: Optional[Path] = None) -> int:
+        """Decode ``<exp>/<stage>`` (its decoding checkpoint, or ``model_file``) with the gate calibrated
+        on dev into ``out_root``; test and non-speech also without it into ``<out_root>_nogate``.
+
+        One ``decode_with_gate`` process per model (calibration and every decoding, ESPnet imported
+        once), its log in ``<out_root>.log``; returns the threshold.
+        """
+        from espnet_llm_entropy.decoding.gate_calibration import read_calibrated_threshold
+        from espnet_llm_entropy.pipeline.gated_decoding import GatedDecodingJob, job_arguments
+
         exp_dir, best = self.final_model(exp, stage)
-        model_file = model_file or best
         out_root = out_root or self.root / "decode"
-        out_root.mkdir(parents=True, exist_ok=True)
-        threshold = self.calibrate_gate(exp_dir, model_file, out_root / "gate_calibration.json")
-        nogate_root = out_root.with_name(out_root.name + "_nogate")
-        runs = [(out_root, name, f"min_ctc_phones={threshold}") for name in sets or self.test_sets()]
-        runs += [(nogate_root, name, "ctc_gate=false") for name in ("test", "nonspeech")
-                 if name in (sets or self.test_sets())]
-        for root, name, guard in runs:
-            out = root / name
-            if out.exists():
-                shutil.rmtree(out)
-            log = root / f"{name}.log"
-            print(f"    log: {log}", flush=True)
-            espnet_steps.decode(exp_dir, model_file, self.data / name, out, self.conf.decode_batch_size,
-                                extra=["--decoding_guard_conf", guard],
-                                in_process=False, log_file=log, echo=PROGRESS_LINES)
+        sets = sets or self.test_sets()
+        job = GatedDecodingJob(
+            asr_train_config=exp_dir / "config.yaml", asr_model_file=model_file or best, data_root=self.data,
+            out_dir=out_root, sets=sets, nogate_sets=[s for s in ("test", "nonspeech") if s in sets],
+            calibration_speech_dir=self.data / "dev", calibration_nonspeech_dir=self.data / "nonspeech_dev",
+            batch_size=self.conf.decode_batch_size,
+        )
+        self._run("decode_with_gate", job_arguments(job), out_root.with_name(out_root.name + ".log"))
+        return read_calibrated_threshold(out_root / "gate_calibration.json")
 
     def score(self, out_root: Optional[Path] = None, sets: Optional[List[str]] = None,
               scores_file: str = "scores.json") -> None:

@@ -152,3 +152,19 @@ def test_grpo_option_compares_grpo_with_continued_sft(demo_dir):
     assert all("train_reward" in r and "train_kl" in r and "valid_reward" in r for r in curve)
     report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
     assert "## GRPO after joint SFT" in report and "| grpo seed 0 last |" in report
+
+
+def test_one_decoding_process_per_model_gives_the_hypotheses_of_separate_processes(demo_dir, tmp_path):
+    """The demo decodes a model's sets in one ``decode_with_gate`` process; asr.sh runs one
+    ``llm_asr_inference`` per set. Both must write the same hypotheses and CTC phone counts."""
+    from espnet_llm_entropy.pipeline import espnet_steps
+
+    threshold = json.loads((demo_dir / "decode" / "gate_calibration.json").read_text())["calibration"]["min_ctc_phones"]
+    exp_dir = demo_dir / "exp" / "joint_sft"
+    alone = espnet_steps.decode(exp_dir, espnet_steps.decoding_checkpoint(exp_dir), demo_dir / "data" / "test",
+                                tmp_path / "test", extra=["--decoding_guard_conf", f"min_ctc_phones={threshold}"],
+                                batch_size=16, in_process=False, log_file=tmp_path / "test.log")
+    together = demo_dir / "decode" / "test" / "1best_recog"
+    for name in ("text", "ctc_phones"):
+        assert _kaldi_map(alone / name) == _kaldi_map(together / name), name
+    assert (demo_dir / "decode.log").is_file() and "decoding test" in (demo_dir / "decode.log").read_text()
