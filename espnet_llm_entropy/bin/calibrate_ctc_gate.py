@@ -14,7 +14,6 @@ then decode with the printed ``--decoding_guard_conf min_ctc_phones=N``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -47,15 +46,11 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd: Optional[List[str]] = None) -> dict:
     args = get_parser().parse_args(cmd)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    from espnet_llm_entropy.decoding.gate_calibration import calibrate_gate
-    from espnet_llm_entropy.speech2text import LLMSpeech2Text
-    from espnet_llm_entropy.fileio.atomic import write_text_atomic
+    from espnet_llm_entropy.pipeline.gated_decoding import calibrate_gate_to_file
 
-    s2t = LLMSpeech2Text(args.asr_train_config, args.asr_model_file,
-                         device="cuda" if args.ngpu > 0 else "cpu")
-    result = calibrate_gate(s2t, args.speech_dir, args.nonspeech_dir, args.max_speech_gated,
-                            args.batch_size)
-    write_text_atomic(args.output, json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    result = calibrate_gate_to_file(args.asr_train_config, args.asr_model_file, args.speech_dir,
+                                    args.nonspeech_dir, args.output, args.max_speech_gated, args.batch_size,
+                                    device="cuda" if args.ngpu > 0 else "cpu")
     c = result["calibration"]
     print(f"min_ctc_phones = {c['min_ctc_phones']}: dev speech gated {c['speech_gated']}/"
           f"{c['num_speech']} (fewest phones {c['speech_min_phones']}), dev non-speech passed "

@@ -17,11 +17,12 @@ Layout::
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Sequence
+from typing import Dict, List, Sequence, Union
 
 from espnet_llm_entropy.pipeline import espnet_steps
 
@@ -75,24 +76,43 @@ class GatedDecodingJob:
                 raise FileNotFoundError(f"--sets/--nogate_sets {name}: no {Path(self.data_root) / name / 'wav.scp'}")
 
 
+def calibrate_gate_to_file(
+    asr_train_config: Union[str, Path],
+    asr_model_file: Union[str, Path],
+    speech_dir: Union[str, Path],
+    nonspeech_dir: Union[str, Path],
+    output: Union[str, Path],
+    max_speech_gated: float = 0.0,
+    batch_size: int = 16,
+    device: str = "cpu",
+) -> Dict:
+    """What ``calibrate_ctc_gate`` does: load the model, choose the threshold on the two dev sets
+    (:func:`espnet_llm_entropy.decoding.gate_calibration.calibrate_gate`), write the result to
+    ``output`` atomically and return it."""
+    from espnet_llm_entropy.decoding.gate_calibration import calibrate_gate
+    from espnet_llm_entropy.fileio.atomic import write_text_atomic
+    from espnet_llm_entropy.speech2text import LLMSpeech2Text
+
+    s2t = LLMSpeech2Text(asr_train_config, asr_model_file, device=device)
+    result = calibrate_gate(s2t, speech_dir, nonspeech_dir, max_speech_gated, batch_size)
+    write_text_atomic(output, json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    return result
+
+
 def decode_with_calibrated_gate(job: GatedDecodingJob) -> int:
     """Calibrate, then decode every set of ``job`` in this process; returns the threshold.
 
     Existing ``<set>`` output folders are replaced, so a rerun never mixes
     two models' hypotheses.
     """
-    from espnet_llm_entropy.bin import calibrate_ctc_gate
     from espnet_llm_entropy.decoding.gate_calibration import read_calibrated_threshold
 
     job.check()
     out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     calibration = out_dir / "gate_calibration.json"
-    calibrate_ctc_gate.main([
-        "--asr_train_config", str(job.asr_train_config), "--asr_model_file", str(job.asr_model_file),
-        "--speech_dir", str(job.calibration_speech_dir), "--nonspeech_dir", str(job.calibration_nonspeech_dir),
-        "--output", str(calibration), "--batch_size", str(job.batch_size),
-    ])
+    calibrate_gate_to_file(job.asr_train_config, job.asr_model_file, job.calibration_speech_dir,
+                           job.calibration_nonspeech_dir, calibration, batch_size=job.batch_size)
     threshold = read_calibrated_threshold(calibration)
     runs = [(out_dir, name, f"min_ctc_phones={threshold}") for name in job.sets]
     runs += [(nogate_dir(out_dir), name, "ctc_gate=false") for name in job.nogate_sets]
