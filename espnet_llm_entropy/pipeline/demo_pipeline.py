@@ -254,14 +254,13 @@ class Demo:
 
     def decode(self, exp: Optional[Path] = None, out_root: Optional[Path] = None,
                sets: Optional[List[str]] = None, stage: str = "joint_sft",
-               model_file: Optional[Path] = None) -> int:
+               model_file: Optional[Path] = None) -> None:
         """Decode ``<exp>/<stage>`` (its decoding checkpoint, or ``model_file``) with the gate calibrated
         on dev into ``out_root``; test and non-speech also without it into ``<out_root>_nogate``.
 
         One ``decode_with_gate`` process per model (calibration and every decoding, ESPnet imported
-        once), its log in ``<out_root>.log``; returns the threshold.
+        once), its log in ``<out_root>.log``.
         """
-        from espnet_llm_entropy.decoding.gate_calibration import read_calibrated_threshold
         from espnet_llm_entropy.pipeline.gated_decoding import GatedDecodingJob, job_arguments
 
         exp_dir, best = self.final_model(exp, stage)
@@ -274,7 +273,6 @@ class Demo:
             batch_size=self.conf.decode_batch_size,
         )
         self._run("decode_with_gate", job_arguments(job), out_root.with_name(out_root.name + ".log"))
-        return read_calibrated_threshold(out_root / "gate_calibration.json")
 
     def score(self, out_root: Optional[Path] = None, sets: Optional[List[str]] = None,
               scores_file: str = "scores.json") -> None:

@@ -105,15 +105,13 @@ def decode_with_calibrated_gate(job: GatedDecodingJob) -> int:
     Existing ``<set>`` output folders are replaced, so a rerun never mixes
     two models' hypotheses.
     """
-    from espnet_llm_entropy.decoding.gate_calibration import read_calibrated_threshold
-
     job.check()
     out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     calibration = out_dir / "gate_calibration.json"
-    calibrate_gate_to_file(job.asr_train_config, job.asr_model_file, job.calibration_speech_dir,
-                           job.calibration_nonspeech_dir, calibration, batch_size=job.batch_size)
-    threshold = read_calibrated_threshold(calibration)
+    result = calibrate_gate_to_file(job.asr_train_config, job.asr_model_file, job.calibration_speech_dir,
+                                    job.calibration_nonspeech_dir, calibration, batch_size=job.batch_size)
+    threshold = int(result["calibration"]["min_ctc_phones"])
     runs = [(out_dir, name, f"min_ctc_phones={threshold}") for name in job.sets]
     runs += [(nogate_dir(out_dir), name, "ctc_gate=false") for name in job.nogate_sets]
     for root, name, guard in runs:

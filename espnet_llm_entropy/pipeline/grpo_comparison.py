@@ -37,6 +37,7 @@ from typing import Dict, List, Optional, Sequence
 
 from espnet_llm_entropy.fileio.atomic import write_json_atomic, write_text_atomic
 from espnet_llm_entropy.pipeline import espnet_steps
+from espnet_llm_entropy.pipeline.gated_decoding import nogate_dir
 from espnet_llm_entropy.train import device_policy
 from espnet_llm_entropy.train.espnet_commands import training_args
 
@@ -104,7 +105,7 @@ def decode_and_score(demo, exp_dir: Path, model_file: Path, out_root: Path) -> D
             return previous["row"]
     sets = ["test", "nonspeech"]
     demo.decode(exp=exp_dir.parent, out_root=out_root, sets=sets, stage=exp_dir.name, model_file=model_file)
-    nogate = out_root.with_name(out_root.name + "_nogate")
+    nogate = nogate_dir(out_root)
     rel = out_root.relative_to(demo.root)
     demo.score(out_root=out_root, sets=sets, scores_file=str(rel.parent / f"{rel.name}_scores.json"))
     demo.score(out_root=nogate, sets=sets, scores_file=str(rel.parent / f"{rel.name}_nogate_scores.json"))
@@ -115,7 +116,7 @@ def decode_and_score(demo, exp_dir: Path, model_file: Path, out_root: Path) -> D
 
 def scores_row(scores_file: Path, out_root: Path, model_file: Path) -> Dict:
     """One model's row: test error rates, and per gate setting test hallucination and non-speech output."""
-    nogate = out_root.with_name(out_root.name + "_nogate")
+    nogate = nogate_dir(out_root)
     scores = json.loads(Path(scores_file).read_text())
     row = {"test": scores["test"], "checkpoint": checkpoint_label(model_file)}
     for name, root in (("gate", out_root), ("nogate", nogate)):
