@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import Dict, Optional
 
 
 def processor_name() -> str:
@@ -33,3 +34,35 @@ def cpu_description() -> str:
 
     capability = torch.backends.cpu.get_cpu_capability()
     return f"{processor_name()}, {os.cpu_count()} cores ({platform.machine()}), torch CPU capability {capability}"
+
+
+#: fields of the aggregate ``cpu`` line of ``/proc/stat``, in order (clock ticks)
+PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def cpu_time_counters(stat_file: str = "/proc/stat") -> Optional[Dict[str, int]]:
+    """All CPUs' time so far, by kind (``PROC_STAT_FIELDS``), in clock ticks; None off Linux.
+
+    ``steal`` is the time a virtual machine's CPUs were ready to run but the
+    host ran another guest: on a shared cloud machine it makes the same work
+    take longer, so a timed report states it.
+    """
+    try:
+        with open(stat_file, encoding="ascii") as handle:
+            first = handle.readline().split()
+    except OSError:
+        return None
+    if not first or first[0] != "cpu" or len(first) < 1 + len(PROC_STAT_FIELDS):
+        return None
+    return {name: int(value) for name, value in zip(PROC_STAT_FIELDS, first[1:])}
+
+
+def stolen_percent(before: Optional[Dict[str, int]], after: Optional[Dict[str, int]]) -> Optional[float]:
+    """Percent of the CPU time between two ``cpu_time_counters`` readings that the host gave
+    to other guests (0 on bare metal); None when either reading is missing or no time passed."""
+    if not before or not after:
+        return None
+    total = sum(after[k] - before[k] for k in PROC_STAT_FIELDS)
+    if total <= 0:
+        return None
+    return 100.0 * (after["steal"] - before["steal"]) / total

@@ -20,6 +20,8 @@ REGISTRATIONS: List[Tuple[str, str, str, str]] = [
      "espnet_llm_entropy.models.llm_asr:LLMASRModel"),
     ("espnet2.tasks.asr", "model_choices", "phoneme_ctc",
      "espnet_llm_entropy.models.phoneme_ctc:PhonemeCTCModel"),
+    ("espnet2.tasks.asr", "encoder_choices", "thin_subsampling_conformer",
+     "espnet_llm_entropy.models.thin_subsampling_conformer:ThinSubsamplingConformerEncoder"),
 ]
 
 

@@ -44,6 +44,7 @@ from typing import Dict, List, Mapping, Optional
 from espnet_llm_entropy.conf import preset_dir, stage_config_name
 from espnet_llm_entropy.corpus.an4_archive import ARCHIVE_NAME as AN4_ARCHIVE
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
+from espnet_llm_entropy.machine_info import cpu_time_counters, stolen_percent
 from espnet_llm_entropy.pipeline import espnet_steps
 from espnet_llm_entropy.train.stage_schedule import STAGES
 
@@ -157,6 +158,8 @@ class Demo:
             seeds = "-".join(str(s) for s in conf.grpo_seeds)
             self.steps.insert(len(self.steps) - 1, (f"grpo-{conf.grpo_updates}-seeds-{seeds}", self.grpo))
         self.timings: Dict[str, float] = {}
+        # percent of each step's CPU time the host gave to other guests (virtual machines only)
+        self.cpu_steal: Dict[str, float] = {}
 
     # ----------------------------------------------------------------- driver
     def run(self) -> Path:
@@ -166,6 +169,9 @@ class Demo:
         timings_file = self.root / "timings.json"
         if timings_file.exists():
             self.timings = json.loads(timings_file.read_text())
+        steal_file = self.root / "cpu_steal.json"
+        if steal_file.exists():
+            self.cpu_steal = json.loads(steal_file.read_text())
         total = len(self.steps)
         for i, (name, fn) in enumerate(self.steps, 1):
             marker = done_dir / name
@@ -173,10 +179,14 @@ class Demo:
                 print(f"[demo {i}/{total}] {name}: already done", flush=True)
                 continue
             print(f"[demo {i}/{total}] {name} ...", flush=True)
-            start = time.time()
+            start, counters = time.time(), cpu_time_counters()
             fn()
             self.timings[name] = round(time.time() - start, 1)
             timings_file.write_text(json.dumps(self.timings, indent=1))
+            stolen = stolen_percent(counters, cpu_time_counters())
+            if stolen is not None:
+                self.cpu_steal[name] = round(stolen, 1)
+                steal_file.write_text(json.dumps(self.cpu_steal, indent=1))
             marker.touch()
             print(f"[demo {i}/{total}] {name} done in {self.timings[name]:.0f} s", flush=True)
         return self.root / "RESULTS.md"
@@ -363,7 +373,7 @@ class Demo:
     def report(self) -> None:
         from espnet_llm_entropy.pipeline.demo_report import write_results_md
 
-        write_results_md(self.root, self.conf, self.timings)
+        write_results_md(self.root, self.conf, self.timings, self.cpu_steal)
 
 
 def run_demo(conf: DemoConfig) -> Path:

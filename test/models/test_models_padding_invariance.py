@@ -33,6 +33,10 @@ def _encoder_module(kind):
         return ConformerEncoder(input_size=20, **tiny_encoder_conf())
     if kind == "conformer_latest":  # what the egs2 recipes use
         return ConformerEncoder(input_size=20, rel_pos_type="latest", **tiny_encoder_conf())
+    if kind == "thin_subsampling_conformer":  # conf/tiny's encoder: an 8-channel conv2d input layer
+        from espnet_llm_entropy.models.thin_subsampling_conformer import ThinSubsamplingConformerEncoder
+
+        return ThinSubsamplingConformerEncoder(input_size=20, subsampling_channels=8, **tiny_encoder_conf())
     if kind == "e_branchformer":
         return EBranchformerEncoder(input_size=20, cgmlp_linear_units=64, **small)
     return TransformerEncoder(input_size=20, **small)
@@ -61,7 +65,8 @@ def _alone_vs_batch(enc, waves, speech, lengths):
     return mismatches, worst
 
 
-@pytest.mark.parametrize("kind", ["conformer_legacy", "conformer_latest", "e_branchformer", "transformer"])
+@pytest.mark.parametrize("kind", ["conformer_legacy", "conformer_latest", "thin_subsampling_conformer",
+                                  "e_branchformer", "transformer"])
 def test_encoding_and_length_do_not_depend_on_the_batch(kind):
     waves, speech, lengths = _waves()
     enc = _speech_encoder(kind)

@@ -56,6 +56,21 @@ def test_report_holds_the_scorer_numbers(demo_dir):
     assert (demo_dir / "exp_augmented" / "ia_sft").resolve() == (demo_dir / "exp" / "ia_sft").resolve()
 
 
+def test_every_step_is_timed_with_the_cpu_time_stolen_from_it(demo_dir):
+    from espnet_llm_entropy.machine_info import cpu_time_counters
+
+    timings = json.loads((demo_dir / "timings.json").read_text())
+    assert {"corpus", "train", "decode", "robustness", "report"} <= set(timings)
+    report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
+    assert f"|train|{timings['train']:.0f}|" in report
+    if cpu_time_counters() is None:
+        pytest.skip("no /proc/stat on this system: the demo measures no stolen CPU time")
+    steal = json.loads((demo_dir / "cpu_steal.json").read_text())
+    assert set(steal) == set(timings)
+    assert all(0.0 <= v <= 100.0 for v in steal.values())
+    assert "CPU stolen by other guests" in report
+
+
 def _kaldi_map(path):
     rows = [line.split(maxsplit=1) for line in path.read_text(encoding="utf-8").splitlines()]
     return {r[0]: (r[1] if len(r) > 1 else "") for r in rows}
