@@ -54,6 +54,17 @@ def test_resample_keeps_a_tone():
     assert abs(rms_dbfs(out[100:-100]) - rms_dbfs(tone)) < 0.1
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_resample_equals_scipy_with_its_default_filter(dtype):
+    from scipy.signal import resample_poly
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(22050 + 17) * 1000).astype(dtype)
+    for _ in range(2):  # the second call uses the cached filter
+        assert np.array_equal(resample(x, 22050, 16000), resample_poly(x, 320, 441).astype(np.float32))
+    assert np.array_equal(resample(x, 8000, 16000), resample_poly(x, 2, 1).astype(np.float32))
+
+
 def test_silence_and_levels(tmp_path):
     silence = digital_silence(1.5)
     assert silence.shape == (24000,) and not silence.any()
