@@ -36,33 +36,30 @@ def cpu_description() -> str:
     return f"{processor_name()}, {os.cpu_count()} cores ({platform.machine()}), torch CPU capability {capability}"
 
 
-#: fields of the aggregate ``cpu`` line of ``/proc/stat``, in order (clock ticks)
-PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+#: psutil's Linux CPU-time fields that ``user``/``nice`` already include (the kernel counts guest time twice)
+_DOUBLE_COUNTED = ("guest", "guest_nice")
 
 
-def cpu_time_counters(stat_file: str = "/proc/stat") -> Optional[Dict[str, int]]:
-    """All CPUs' time so far, by kind (``PROC_STAT_FIELDS``), in clock ticks; None off Linux.
+def cpu_time_counters() -> Optional[Dict[str, float]]:
+    """All CPUs' time so far, by kind, in seconds (``psutil.cpu_times()``); None where the
+    platform reports no ``steal`` time (it is Linux-only).
 
     ``steal`` is the time a virtual machine's CPUs were ready to run but the
     host ran another guest: on a shared cloud machine it makes the same work
     take longer, so a timed report states it.
     """
-    try:
-        with open(stat_file, encoding="ascii") as handle:
-            first = handle.readline().split()
-    except OSError:
-        return None
-    if not first or first[0] != "cpu" or len(first) < 1 + len(PROC_STAT_FIELDS):
-        return None
-    return {name: int(value) for name, value in zip(PROC_STAT_FIELDS, first[1:])}
+    import psutil
+
+    times = psutil.cpu_times()
+    return times._asdict() if hasattr(times, "steal") else None
 
 
-def stolen_percent(before: Optional[Dict[str, int]], after: Optional[Dict[str, int]]) -> Optional[float]:
+def stolen_percent(before: Optional[Dict[str, float]], after: Optional[Dict[str, float]]) -> Optional[float]:
     """Percent of the CPU time between two ``cpu_time_counters`` readings that the host gave
     to other guests (0 on bare metal); None when either reading is missing or no time passed."""
     if not before or not after:
         return None
-    total = sum(after[k] - before[k] for k in PROC_STAT_FIELDS)
+    total = sum(after[k] - before[k] for k in after if k not in _DOUBLE_COUNTED)
     if total <= 0:
         return None
     return 100.0 * (after["steal"] - before["steal"]) / total

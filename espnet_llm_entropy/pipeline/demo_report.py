@@ -190,21 +190,19 @@ def _grpo_section(root: Path) -> str:
 
 def wall_time_section(timings: Dict[str, float], cpu_steal: Optional[Dict[str, float]] = None) -> str:
     """The per-step wall-time table; with ``cpu_steal`` (percent per step) a column of the CPU
-    time the host of a virtual machine gave to other guests while the step ran."""
+    time the host of a virtual machine gave to other guests while the step ran (total:
+    weighted by the steps' wall time)."""
     total = sum(timings.values())
     if not cpu_steal:
         rows = "".join(f"|{k}|{v:.0f}|\n" for k, v in timings.items())
         return f"## Wall time (s)\n\n|step|seconds|\n|---|---|\n{rows}|total|{total:.0f}|\n"
-    rows = "".join(f"|{k}|{v:.0f}|{_steal_cell(cpu_steal.get(k))}|\n" for k, v in timings.items())
-    known = [k for k in timings if k in cpu_steal]
-    weighted = sum(cpu_steal[k] * timings[k] for k in known) / max(sum(timings[k] for k in known), 1e-9)
+    rows = "".join(f"|{k}|{v:.0f}|{cpu_steal[k]:.1f}|\n" if k in cpu_steal else f"|{k}|{v:.0f}||\n"
+                   for k, v in timings.items())
+    measured = {k: v for k, v in timings.items() if k in cpu_steal}
+    weighted = sum(cpu_steal[k] * v for k, v in measured.items()) / max(sum(measured.values()), 1e-9)
     return (f"## Wall time (s)\n\n|step|seconds|CPU stolen by other guests (%)|\n|---|---|---|\n{rows}"
             f"|total|{total:.0f}|{weighted:.1f}|\n\nStolen time is CPU time the host of this virtual machine "
             "gave to other guests (`/proc/stat`); the same work takes longer by about that share.\n")
-
-
-def _steal_cell(percent: Optional[float]) -> str:
-    return "" if percent is None else f"{percent:.1f}"
 
 
 def write_results_md(root: Path, conf, timings: Dict[str, float],
