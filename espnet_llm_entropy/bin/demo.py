@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from espnet_llm_entropy.pipeline.demo_pipeline import ESPNET_AN4_DIR, NO_AN4, DemoConfig, resolve_an4_dir, run_demo
+from espnet_llm_entropy.train.method_spec import MODES
 from espnet_llm_entropy.train.stage_schedule import STAGES
 
 
@@ -54,6 +55,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="updates of the diagnosis' LLM side on a perfect encoder")
     p.add_argument("--epochs", nargs="*", default=[], metavar="STAGE=N",
                    help=f"override max_epoch of stages ({', '.join(STAGES)})")
+    p.add_argument("--train_mode", choices=MODES, default=d.train_mode,
+                   help="how pretraining and IA-SFT run (train_method --mode): lockstep runs them side by "
+                   "side with the swaps replay mode gives (reproducible); replay one after the other")
     p.add_argument("--conf_dir", type=Path, default=d.conf_dir,
                    help="stage configs (default: the tiny preset shipped in the package)")
     p.add_argument("--grpo_updates", type=int, default=d.grpo_updates,
@@ -77,7 +81,7 @@ def main(cmd: Optional[List[str]] = None) -> None:
         num_test=args.num_test, num_speakers=args.num_speakers, an4_dir=an4_dir,
         llm_hidden_size=args.llm_hidden_size, llm_pretrain_steps=args.llm_pretrain_steps,
         llm_template_sentences=args.llm_template_sentences, oracle_steps=args.oracle_steps, epochs=parse_epochs(args.epochs),
-        conf_dir=args.conf_dir, grpo_updates=args.grpo_updates,
+        train_mode=args.train_mode, conf_dir=args.conf_dir, grpo_updates=args.grpo_updates,
         grpo_iters_per_epoch=args.grpo_iters_per_epoch, grpo_seeds=args.grpo_seeds,
     )
     report = run_demo(conf)

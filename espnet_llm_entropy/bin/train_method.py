@@ -9,9 +9,10 @@ Example (tiny setup)::
 Re-running the same command continues where it stopped (every stage is an
 ESPnet run with ``--resume true``). Writes ``<exp_dir>/swap_history.json``
 and ``<exp_dir>/cka_trace.json``. ``--dry_run`` prints the stage commands
-instead of running them. Devices: ``--ngpu N`` (default 0: CPU); in live mode
-``--pretrain_gpus K`` of them train the pretraining, the rest the SFT
-stages alongside it (``train/device_policy.py``).
+instead of running them. Devices: ``--ngpu N`` (default 0: CPU); in live and
+lockstep modes ``--pretrain_gpus K`` of them train the pretraining, the rest
+the SFT stages alongside it; on the CPU the two processes split the threads
+(``train/device_policy.py``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--probe_dir", type=Path, default=None, help="Kaldi dir of the CKA probe subset "
                         "(default: --valid_dir)")
     parser.add_argument("--mode", choices=MODES, default="replay",
-                        help="replay: stages one after the other; live: pretraining runs alongside IA-SFT")
+                        help="replay: stages one after the other; live: pretraining runs alongside IA-SFT; "
+                        "lockstep: alongside, with the swaps of replay mode (needs the IA-SFT config's "
+                        "hot_swap_conf.replay_scale or replay_steps)")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(METHOD_STAGES),
                         help="stages to run (default: the four of the method; add grpo for the fifth)")
     parser.add_argument("--ngpu", type=int, default=0,
@@ -49,6 +52,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pretrain_gpus", type=int, default=None,
                         help="live mode: GPUs of the pretraining process out of --ngpu (default: half); "
                         "the SFT process gets the rest")
+    parser.add_argument("--llm_builder_pid", type=int, default=None,
+                        help="a process still building --llm_dir: stages that load the LLM wait for it "
+                        "(and fail if it ends without writing the directory)")
     parser.add_argument("--dry_run", action="store_true",
                         help="print the stage commands (with their CUDA_VISIBLE_DEVICES) and exit")
     for stage in STAGES:
@@ -72,7 +78,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     inputs = RunInputs(
         exp_dir=args.exp_dir, token_list=args.token_list, train_dir=args.train_dir,
         valid_dir=args.valid_dir, stats_dir=args.stats_dir, llm_dir=args.llm_dir, probe_dir=args.probe_dir,
-        mode=args.mode, devices=DevicePolicy(args.ngpu, args.pretrain_gpus),
+        mode=args.mode, devices=DevicePolicy(args.ngpu, args.pretrain_gpus), llm_builder_pid=args.llm_builder_pid,
     )
     if args.dry_run:
         print("\n".join(dry_run_lines(spec, inputs, args.stages)))

@@ -147,7 +147,8 @@ def build_mini_workspace(root: Path, num_train: int = DEFAULT_NUM_TRAIN, num_dev
 
     demo = Demo(DemoConfig(out_dir=root, seed=seed, num_train=num_train, num_dev=num_dev,
                            num_test=num_test, llm_pretrain_steps=llm_pretrain_steps, an4_dir=an4_dir))
-    steps = [step for step in demo.steps if step[0] in ("corpus", "phones", "llm", "stats")]
+    steps = [step for step in demo.steps if step[0] in ("corpus", "phones", "stats")]
+    steps.insert(2, ("llm", demo.make_llm))
     demo.steps = steps[:2]
     demo.run()
     data = demo.data

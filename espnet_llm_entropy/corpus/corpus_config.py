@@ -17,8 +17,13 @@ GENERATOR_VERSION = 2  # 2: tones, clicks, babble, 30 s silence; nonspeech_dev
 
 
 def default_num_jobs() -> int:
-    """Parallel espeak-ng processes: the CPU count, at most 4."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """Parallel espeak-ng processes: twice the CPU count, at most 8.
+
+    A job's thread waits on its espeak-ng child, then runs Python (resampling, mixing,
+    writing) under the GIL, so one job per core leaves the cores idle part of the time:
+    1,000 utterances on 2 cores took 18.5 s with 2 jobs, 16.2 s with 3 and 15.5 s with 4.
+    """
+    return max(1, min(8, 2 * (os.cpu_count() or 1)))
 
 
 @dataclass

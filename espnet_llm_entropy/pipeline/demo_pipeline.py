@@ -5,24 +5,40 @@ the demo runs again in the same directory):
 
 1. ``corpus``   bilingual espeak-ng corpus + non-speech + AN4 sets
 2. ``phones``   phone transcripts and the phone inventory (``text_to_phones``)
-3. ``llm``      a tokenizer and a small causal LM pretrained on the training text
-4. ``stats``    ESPnet statistics / shape files (asr.sh stage 10)
-5. ``train``    the four training stages with hot-swaps (asr.sh stage 11)
+3. ``stats``    ESPnet statistics / shape files (asr.sh stage 10)
+4. ``train``    the LLM (a tokenizer and a small causal LM pretrained on
+                the training text and template sentences), then
+                pretraining, alignment and IA-SFT with hot-swaps (asr.sh
+                stage 11); by default in lockstep mode: the LLM is built
+                and then alignment and IA-SFT run beside pretraining, one
+                CPU thread each, with the swaps replay mode gives
+5. ``final_stages``: three independent jobs at the same time, one CPU
+                thread each (:data:`ONE_THREAD`):
+
+   * ``joint_sft``  the last training stage; then the CTC-evidence gate's
+     threshold chosen on dev speech and dev non-speech; test, non-speech
+     (and AN4) sets decoded with the gate (asr.sh stage 12), test and
+     non-speech also without it; CER/WER per language + hallucination
+     tables (stage 13);
+   * ``robustness`` joint SFT again with silence/noise augmentation and
+     non-speech examples (from the same IA-SFT model), its gate calibrated,
+     decoded and scored, so the report compares hallucination with and
+     without them;
+   * ``diagnose``   where the error comes from: the encoder's phone error
+     rate, the LLM side on a perfect encoder, the LLM's perplexity (the
+     full model's figure comes from ``joint_sft``'s scores).
+
 6. ``curves``   learning curves: dev PER of pretraining, dev token accuracy
                 of the LLM stages, per update step
-7. ``decode``   the CTC-evidence gate's threshold chosen on dev speech and
-                dev non-speech; test, non-speech (and AN4) sets decoded
-                with the gate (asr.sh stage 12), test and non-speech also
-                without it
-8. ``score``    CER/WER per language + hallucination tables (stage 13)
-9. ``diagnose`` where the error comes from: the encoder's phone error rate,
-                the LLM side on a perfect encoder, the LLM's perplexity
-10. ``robustness`` joint SFT again with silence/noise augmentation and
-                non-speech examples (from the same IA-SFT model), its gate
-                calibrated, decoded and scored, so the report compares
-                hallucination with and without them
-11. ``analyze``  entropy-allocation metrics and plots
-12. ``report``  ``RESULTS.md``
+7. ``analyze``  entropy-allocation metrics and plots
+8. ``pack``     the final model in ESPnet's format
+9. ``report``  ``RESULTS.md``
+
+The jobs of ``final_stages`` are independent and mostly small-tensor
+training, which two CPU threads speed up by only about a quarter: two
+single-threaded processes side by side finish sooner than the same work
+one after the other on both threads. Each job has its own marker, so a
+rerun redoes only the unfinished ones.
 
 Every training is one of the entry points a recipe runs (``llm_asr_train``,
 ``train_method``), launched as a subprocess with its log in the experiment
@@ -36,31 +52,57 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from espnet_llm_entropy.conf import preset_dir, stage_config_name
 from espnet_llm_entropy.corpus.an4_archive import ARCHIVE_NAME as AN4_ARCHIVE
+from espnet_llm_entropy.fileio.atomic import write_text_atomic
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.machine_info import cpu_time_counters, stolen_percent
 from espnet_llm_entropy.pipeline import espnet_steps
+from espnet_llm_entropy.train.hot_swap import CONCURRENT_MODES
 from espnet_llm_entropy.train.stage_schedule import STAGES
 
 CONF_DIR = preset_dir("tiny")
-# stages the robustness retraining shares with the main run (it retrains the rest)
-ROBUSTNESS_SHARED_STAGES = ("pretrain", "align", "ia_sft")
+# stages the ``train`` step runs, which the robustness retraining shares with the main run
+SHARED_STAGES = ("pretrain", "align", "ia_sft")
 #: The pack of the final model (ESPnet's format, base LLM inside), relative to the demo folder.
 PACK_FILE = "pack/joint_sft.zip"
 # log lines echoed to the console while a step runs
-PROGRESS_LINES = r"epoch results|published encoder|swapped|hot-swap|stage .* (started|finished)|Error"
+PROGRESS_LINES = r"epoch results|published encoder|hot swap: step|waits for pretraining|Error"
 #: Where ESPnet keeps the mini_an4 archive, relative to an ESPnet checkout ($ESPNET_ROOT).
 ESPNET_AN4_DIR = Path("egs2") / "mini_an4" / "asr1"
 #: ``--an4_dir`` value that leaves AN4 out even when ESPnet's copy is found.
 NO_AN4 = "none"
 #: Training utterances of the bundled corpus the demo (and the paradigm comparison) builds.
 DEFAULT_NUM_TRAIN = 10000
+#: Environment changes of the processes a :class:`ParallelSteps` group starts: one CPU thread each.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: Separator of a group's name and its member's in ``timings.json`` (``final_stages/joint_sft``);
+#: a member's marker is ``.done/<group>.<member>``.
+MEMBER_SEP = "/"
+
+
+@dataclass(frozen=True)
+class ParallelSteps:
+    """Demo steps that do not depend on each other, run at the same time.
+
+    Each member runs in its own thread of the demo process, which only waits
+    on the member's subprocesses; those get :data:`ONE_THREAD`. A member that
+    fails lets the others finish, then the group raises naming it.
+
+    Attributes:
+        members: (name, function) of each member.
+        then: run once every member has finished (joins their outputs).
+    """
+
+    members: Tuple[Tuple[str, Callable[[], None]], ...]
+    then: Optional[Callable[[], None]] = None
 
 
 def default_an4_dir(environ: Optional[Mapping[str, str]] = None) -> Optional[Path]:
@@ -116,6 +158,7 @@ class DemoConfig:
     llm_template_sentences: int = TemplateLMConfig.template_sentences
     oracle_steps: int = 2000
     epochs: Dict[str, int] = field(default_factory=dict)
+    train_mode: str = "lockstep"
     conf_dir: Path = CONF_DIR
     decode_batch_size: int = 16
     analysis_max_utts: int = 60
@@ -141,14 +184,12 @@ class Demo:
         self.steps: List[tuple] = [
             ("corpus", self.make_corpus),
             ("phones", self.make_phones),
-            ("llm", self.make_llm),
             ("stats", self.collect_stats),
             ("train", self.train),
+            ("final_stages", ParallelSteps((
+                ("joint_sft", self.joint_sft), ("robustness", self.robustness), ("diagnose", self.diagnose),
+            ), then=self.add_full_model_to_diagnosis)),
             ("curves", self.learning_curves),
-            ("decode", self.decode),
-            ("score", self.score),
-            ("diagnose", self.diagnose),
-            ("robustness", self.robustness),
             ("analyze", self.analyze),
             ("pack", self.pack),
             ("report", self.report),
@@ -160,18 +201,18 @@ class Demo:
         self.timings: Dict[str, float] = {}
         # percent of each step's CPU time the host gave to other guests (virtual machines only)
         self.cpu_steal: Dict[str, float] = {}
+        # per thread: the environment and console tag of a parallel member's subprocesses
+        self._member = threading.local()
+        self._lock = threading.Lock()
 
     # ----------------------------------------------------------------- driver
     def run(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         done_dir = self.root / ".done"
         done_dir.mkdir(exist_ok=True)
-        timings_file = self.root / "timings.json"
-        if timings_file.exists():
-            self.timings = json.loads(timings_file.read_text())
-        steal_file = self.root / "cpu_steal.json"
-        if steal_file.exists():
-            self.cpu_steal = json.loads(steal_file.read_text())
+        for attr, name in (("timings", "timings.json"), ("cpu_steal", "cpu_steal.json")):
+            if (self.root / name).exists():
+                setattr(self, attr, json.loads((self.root / name).read_text()))
         total = len(self.steps)
         for i, (name, fn) in enumerate(self.steps, 1):
             marker = done_dir / name
@@ -180,20 +221,65 @@ class Demo:
                 continue
             print(f"[demo {i}/{total}] {name} ...", flush=True)
             start, counters = time.time(), cpu_time_counters()
-            fn()
-            self.timings[name] = round(time.time() - start, 1)
-            timings_file.write_text(json.dumps(self.timings, indent=1))
-            stolen = stolen_percent(counters, cpu_time_counters())
-            if stolen is not None:
-                self.cpu_steal[name] = round(stolen, 1)
-                steal_file.write_text(json.dumps(self.cpu_steal, indent=1))
+            if isinstance(fn, ParallelSteps):
+                self._run_parallel(name, fn, done_dir)
+            else:
+                fn()
+            self._record(name, time.time() - start, counters)
             marker.touch()
             print(f"[demo {i}/{total}] {name} done in {self.timings[name]:.0f} s", flush=True)
         return self.root / "RESULTS.md"
 
+    def _record(self, name: str, seconds: float, counters) -> None:
+        """Wall time (and stolen CPU share) of a step or a group member into the json files."""
+        with self._lock:
+            self.timings[name] = round(seconds, 1)
+            write_text_atomic(self.root / "timings.json", json.dumps(self.timings, indent=1))
+            stolen = None if counters is None else stolen_percent(counters, cpu_time_counters())
+            if stolen is not None:
+                self.cpu_steal[name] = round(stolen, 1)
+                write_text_atomic(self.root / "cpu_steal.json", json.dumps(self.cpu_steal, indent=1))
+
+    def _run_parallel(self, group: str, steps: ParallelSteps, done_dir: Path) -> None:
+        """The unfinished members of ``steps`` at the same time (see :class:`ParallelSteps`)."""
+        def marker(name: str) -> Path:
+            return done_dir / f"{group}.{name}"
+
+        todo = [(n, f) for n, f in steps.members if not marker(n).exists()]
+        for name, _ in steps.members:
+            if marker(name).exists():
+                print(f"    [{name}] already done", flush=True)
+
+        def member(name: str, fn: Callable[[], None]) -> None:
+            self._member.env = {**os.environ, **ONE_THREAD}
+            self._member.tag = name
+            start, counters = time.time(), cpu_time_counters()
+            print(f"    [{name}] started", flush=True)
+            fn()
+            self._record(f"{group}{MEMBER_SEP}{name}", time.time() - start, counters)
+            marker(name).touch()
+            print(f"    [{name}] done in {time.time() - start:.0f} s", flush=True)
+
+        failed = []
+        with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+            futures = {name: pool.submit(member, name, fn) for name, fn in todo}
+        for name, future in futures.items():
+            if future.exception() is not None:
+                logging.error("%s: %s failed: %s", group, name, future.exception())
+                failed.append((name, future.exception()))
+        if failed:
+            names = ", ".join(n for n, _ in failed)
+            raise RuntimeError(f"{group}: {names} failed (the other members finished); "
+                               f"first error: {failed[0][1]}") from failed[0][1]
+        if steps.then is not None:
+            steps.then()
+
     def _run(self, module: str, args: List, log: Path) -> None:
-        print(f"    log: {log}", flush=True)
-        espnet_steps.run_entry_point(module, args, in_process=False, log_file=log, echo=PROGRESS_LINES)
+        """``module`` as a subprocess, its log in ``log`` (in a parallel member: one CPU thread)."""
+        tag = getattr(self._member, "tag", None)
+        print(f"    {f'[{tag}] ' if tag else ''}log: {log}", flush=True)
+        espnet_steps.run_entry_point(module, args, in_process=False, log_file=log, echo=PROGRESS_LINES,
+                                     env=getattr(self._member, "env", None), echo_tag=tag)
 
     # ------------------------------------------------------------------ steps
     def make_corpus(self) -> None:
@@ -217,16 +303,16 @@ class Demo:
         )
 
     def make_llm(self) -> None:
-        """The corpus-matched LLM (the mini recipe's stage 1 builds the same one)."""
-        from espnet_llm_entropy.llm.template_lm import make_template_lm
+        """The corpus-matched LLM alone (the demo builds it in ``train``; the paradigm comparison here)."""
+        self._run("make_tiny_llm", self.llm_args(), self.root / "llm.log")
 
+    def llm_args(self) -> List:
+        """``make_tiny_llm`` options of the corpus-matched LLM (the mini recipe's stage 1 builds the same)."""
         c = self.conf
-        conf = TemplateLMConfig(
-            vocab_size=c.llm_vocab_size, hidden_size=c.llm_hidden_size, num_layers=c.llm_layers,
-            template_sentences=c.llm_template_sentences, steps=c.llm_pretrain_steps, seed=c.seed,
-        )
-        make_template_lm(self.data / "train" / "text", [self.data / "dev" / "text", self.data / "test" / "text"],
-                         self.root / "llm", conf)
+        return ["--text", self.data / "train" / "text", "--heldout_text", self.data / "dev" / "text",
+                self.data / "test" / "text", "--out_dir", self.root / "llm", "--vocab_size", c.llm_vocab_size,
+                "--hidden_size", c.llm_hidden_size, "--num_layers", c.llm_layers, "--template_sentences",
+                c.llm_template_sentences, "--steps", c.llm_pretrain_steps, "--seed", c.seed]
 
     def collect_stats(self) -> None:
         espnet_steps.collect_stats(
@@ -238,7 +324,7 @@ class Demo:
         args = [
             "--exp_dir", exp_dir, "--token_list", self.root / "phones.txt",
             "--stats_dir", self.root / "stats", "--train_dir", self.data / "train",
-            "--valid_dir", self.data / "dev", "--llm_dir", self.root / "llm",
+            "--valid_dir", self.data / "dev", "--llm_dir", self.root / "llm", "--mode", self.conf.train_mode,
         ]
         for stage in STAGES:
             args += [f"--{stage}_config", self.conf.conf_dir / stage_config_name(stage)]
@@ -250,9 +336,40 @@ class Demo:
         return args
 
     def train(self) -> None:
+        """The LLM, pretraining, alignment and IA-SFT (joint SFT is a member of ``final_stages``).
+
+        In the concurrent modes (lockstep, live) the LLM is built on one CPU thread while
+        pretraining runs on the other towards encoder v1; alignment, the first stage that loads
+        the LLM, waits for it (``train_method --llm_builder_pid``). In replay mode it is built first.
+        """
         pretrain = f"--nonspeech_examples_conf noise_scp={self.data / 'noise.scp'}"
-        self._run("train_method", self._method_args(self.exp, {"pretrain": pretrain}),
-                  self.exp / "train_method.log")
+        args = self._method_args(self.exp, {"pretrain": pretrain}) + ["--stages", *SHARED_STAGES]
+        llm_log, builder = self.root / "llm.log", None
+        if not (self.root / "llm" / "config.json").is_file():
+            if self.conf.train_mode in CONCURRENT_MODES:
+                builder = espnet_steps.start_entry_point("make_tiny_llm", self.llm_args(), llm_log,
+                                                         env={**os.environ, **ONE_THREAD})
+                args += ["--llm_builder_pid", builder.pid]
+                print(f"    LLM: built beside pretraining (log: {llm_log})", flush=True)
+            else:
+                self.make_llm()
+        try:
+            self._run("train_method", args, self.exp / "train_method.log")
+        finally:
+            if builder is not None and builder.poll() is None and not (self.root / "llm").is_dir():
+                builder.terminate()  # training failed before the LLM was needed
+            if builder is not None and builder.wait() != 0:
+                raise RuntimeError(f"building the LLM failed ({builder.returncode}); see {llm_log}")
+        report = self.root / "llm" / "lm_report.json"
+        if report.is_file():
+            self._record(f"train{MEMBER_SEP}llm", json.loads(report.read_text())["elapsed_s"], None)
+
+    def joint_sft(self) -> None:
+        """Joint SFT from the IA-SFT model, then its gate calibration, decodings and scores."""
+        self._run("train_method", self._method_args(self.exp, {}) + ["--stages", "joint_sft"],
+                  self.exp / "train_method_joint_sft.log")
+        self.decode()
+        self.score()
 
     def final_model(self, exp: Optional[Path] = None, stage: str = "joint_sft") -> tuple:
         """(exp dir, checkpoint) of ``stage`` (default: the last stage, joint SFT, best by accuracy)."""
@@ -311,13 +428,20 @@ class Demo:
         write_learning_curves({stage: self.exp / stage for stage in STAGES}, self.root / "curves")
 
     def diagnose(self) -> None:
-        """(a) encoder PER, (b) oracle LLM side + LLM perplexity, (c) the full model, on test."""
-        from espnet_llm_entropy.analysis.error_diagnosis import diagnose_errors
+        """(a) encoder PER, (b) oracle LLM side + LLM perplexity, on test ((c), the full model, is
+        ``joint_sft``'s test score, which the report reads from ``scores.json``)."""
+        args = ["--pretrain_exp", self.exp / "pretrain", "--sft_exp", self.exp / "ia_sft",
+                "--train_dir", self.data / "train", "--test_dir", self.data / "test",
+                "--out_dir", self.root / "diagnosis", "--oracle_steps", self.conf.oracle_steps,
+                "--seed", self.conf.seed]
+        self._run("diagnose_errors", args, self.root / "diagnosis.log")
 
-        scores = json.loads((self.root / "scores.json").read_text()).get("test")
-        diagnose_errors(self.exp / "pretrain", self.exp / "ia_sft", self.data / "train", self.data / "test",
-                        self.root / "diagnosis", full_model_scores=scores, oracle_steps=self.conf.oracle_steps,
-                        seed=self.conf.seed)
+    def add_full_model_to_diagnosis(self) -> None:
+        """(c) of the diagnosis: the full model's test scores (``joint_sft`` ran beside ``diagnose``)."""
+        path = self.root / "diagnosis" / "diagnosis.json"
+        diagnosis = json.loads(path.read_text())
+        diagnosis["c_full_model"] = json.loads((self.root / "scores.json").read_text()).get("test")
+        write_text_atomic(path, json.dumps(diagnosis, indent=1, ensure_ascii=False) + "\n")
 
     def robustness(self) -> None:
         """Joint SFT with training-time silence padding and noise.
@@ -329,7 +453,7 @@ class Demo:
         """
         aug_exp = self.root / "exp_augmented"
         aug_exp.mkdir(exist_ok=True)
-        for stage in ROBUSTNESS_SHARED_STAGES:
+        for stage in SHARED_STAGES:
             if not (aug_exp / stage).exists():
                 (aug_exp / stage).symlink_to(self.exp / stage, target_is_directory=True)
         aug = (f"--robustness_aug_conf prob={self.conf.augmentation_prob} "

@@ -191,14 +191,24 @@ def _grpo_section(root: Path) -> str:
 def wall_time_section(timings: Dict[str, float], cpu_steal: Optional[Dict[str, float]] = None) -> str:
     """The per-step wall-time table; with ``cpu_steal`` (percent per step) a column of the CPU
     time the host of a virtual machine gave to other guests while the step ran (total:
-    weighted by the steps' wall time)."""
-    total = sum(timings.values())
+    weighted by the steps' wall time).
+
+    Members of a group of steps that ran at the same time (``group/member`` keys) get
+    indented rows under their group and do not count in the total (the group does).
+    """
+    steps = [k for k in timings if "/" not in k]
+    order = [row for k in steps for row in [k] + [m for m in timings if m.startswith(k + "/")]]
+    total = sum(timings[k] for k in steps)
+
+    def label(key: str) -> str:
+        return f"&nbsp;&nbsp;{key.split('/', 1)[1]} (in parallel)" if "/" in key else key
+
     if not cpu_steal:
-        rows = "".join(f"|{k}|{v:.0f}|\n" for k, v in timings.items())
+        rows = "".join(f"|{label(k)}|{timings[k]:.0f}|\n" for k in order)
         return f"## Wall time (s)\n\n|step|seconds|\n|---|---|\n{rows}|total|{total:.0f}|\n"
-    rows = "".join(f"|{k}|{v:.0f}|{cpu_steal[k]:.1f}|\n" if k in cpu_steal else f"|{k}|{v:.0f}||\n"
-                   for k, v in timings.items())
-    measured = {k: v for k, v in timings.items() if k in cpu_steal}
+    rows = "".join(f"|{label(k)}|{timings[k]:.0f}|" + (f"{cpu_steal[k]:.1f}" if k in cpu_steal else "") + "|\n"
+                   for k in order)
+    measured = {k: timings[k] for k in steps if k in cpu_steal}
     weighted = sum(cpu_steal[k] * v for k, v in measured.items()) / max(sum(measured.values()), 1e-9)
     return (f"## Wall time (s)\n\n|step|seconds|CPU stolen by other guests (%)|\n|---|---|---|\n{rows}"
             f"|total|{total:.0f}|{weighted:.1f}|\n\nStolen time is CPU time the host of this virtual machine "

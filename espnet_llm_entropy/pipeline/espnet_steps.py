@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from espnet_llm_entropy.train import device_policy
-from espnet_llm_entropy.train.espnet_commands import data_options, run_entry_point, training_args
+from espnet_llm_entropy.train.espnet_commands import data_options, run_entry_point, start_entry_point, training_args
 
-__all__ = ["data_options", "run_entry_point", "collect_stats", "train", "decode", "score_hallucination",
+__all__ = ["data_options", "run_entry_point", "start_entry_point", "collect_stats", "train", "decode", "score_hallucination",
            "decoding_checkpoint", "DECODING_CHECKPOINTS"]
 
 

@@ -14,7 +14,10 @@ State on disk (so a resumed job neither repeats nor loses a publication):
   is the reference after a restart);
 * ``<exp>/cka_reference_snapshot.pth``: the initial reference before v1;
 * ``<exp>/cka_trace.jsonl``: one row per check (step, cka, reference
-  version, published version).
+  version, published version);
+* ``writer.json`` in the publication directory, rewritten at every check:
+  the job's heartbeat and ``checked_step``, the step up to which every
+  version is on disk (what a ``lockstep`` consumer waits for).
 
 Checks at steps up to the newest publication are skipped after a restart,
 since ESPnet resumes from the last epoch checkpoint and re-runs steps that
@@ -166,8 +169,11 @@ class CKAPublisher:
         if step == 0 or step % self.conf.check_interval:
             return
         cka, published = math.nan, 0
-        if is_rank0() and step > self.skip_until:
-            cka, published = self._check(step)
+        if is_rank0():
+            if step > self.skip_until:
+                cka, published = self._check(step)
+            # heartbeat; every version up to this step is on disk (lockstep consumers read it)
+            write_writer_status(self.publish_dir, checked_step=step)
         cka, published = broadcast_from_rank0([cka, published], self.device)
         if not math.isnan(cka):
             reporter.register({"cka_to_reference": cka})
@@ -175,7 +181,6 @@ class CKAPublisher:
             reporter.register({"published_encoder_version": published})
 
     def _check(self, step: int):
-        write_writer_status(self.publish_dir)  # heartbeat for live consumers
         outputs = self.probe.encoder_outputs(self.encoder)
         if self.reference_outputs is None:
             if step < self.reference_step:
@@ -207,7 +212,7 @@ class CKAPublisher:
         if not is_rank0():
             return None
         if not self.conf.publish_final or (self.versions and self.versions[-1].pretrain_step >= step):
-            write_writer_status(self.publish_dir, finished=True)
+            write_writer_status(self.publish_dir, finished=True, checked_step=step)
             return None
         cka = None
         if self.reference_outputs is not None:
@@ -215,5 +220,5 @@ class CKAPublisher:
         record = self._publish(step, cka, final=True)
         self._append_trace({"step": step, "cka": cka, "reference_version": record.reference_version,
                             "published_version": record.version, "event": "final"})
-        write_writer_status(self.publish_dir, finished=True)
+        write_writer_status(self.publish_dir, finished=True, checked_step=step)
         return record

@@ -7,8 +7,13 @@ visible ones, in order: ``CUDA_VISIBLE_DEVICES`` when it is set, otherwise
 
 * **replay** (one training at a time): every stage gets ``--ngpu N`` on the
   first N visible GPUs.
-* **live**: pretraining (the publishing process) and the stages that run
-  alongside it (alignment, IA-SFT) are two processes at once. The N GPUs
+* **live** / **lockstep**: pretraining (the publishing process) and the
+  stages that run alongside it (alignment, IA-SFT) are two processes at once.
+  On the CPU they split the threads (``OMP_NUM_THREADS``, default: the
+  CPUs this process may use): pretraining gets half, rounded down, the SFT
+  process the rest, and once the final encoder version is in (pretraining
+  has finished) the SFT process takes all of them
+  (``--hot_swap_conf cpu_threads_after_final``). The N GPUs
   are split: the first ``pretrain_gpus`` go to pretraining, the rest to the
   SFT process (default: half each, pretraining gets the smaller half when N
   is odd). With N = 1 both processes share the one GPU (logged). Stages
@@ -67,10 +72,15 @@ class ProcessDevices:
     Attributes:
         gpus: the GPU ids it may see (empty: CPU).
         set_visible: whether to set ``CUDA_VISIBLE_DEVICES`` for it.
+        threads: CPU threads (``OMP_NUM_THREADS``; None: the default).
+        threads_after_final: CPU threads from the final encoder version's
+            swap on (None: unchanged).
     """
 
     gpus: Tuple[str, ...] = ()
     set_visible: bool = False
+    threads: Optional[int] = None
+    threads_after_final: Optional[int] = None
 
     @property
     def ngpu(self) -> int:
@@ -81,11 +91,16 @@ class ProcessDevices:
         opts = ["--ngpu", str(self.ngpu)]
         if self.ngpu > 1:
             opts += ["--multiprocessing_distributed", "true"]
+        if self.threads_after_final:
+            opts += ["--hot_swap_conf", f"cpu_threads_after_final={self.threads_after_final}"]
         return opts
 
     def env_changes(self) -> Dict[str, str]:
-        """Environment variables to set for the process (empty on the CPU)."""
-        return {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)} if self.set_visible and self.gpus else {}
+        """Environment variables to set for the process (empty: none)."""
+        changes = {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)} if self.set_visible and self.gpus else {}
+        if self.threads:
+            changes.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        return changes
 
     def env(self, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
         """``base`` (default ``os.environ``) with :meth:`env_changes` applied."""
@@ -119,10 +134,13 @@ class DevicePolicy:
         ngpu: GPUs of the run (0: CPU).
         pretrain_gpus: live mode: GPUs of the pretraining process (None:
             half, rounded down). Ignored in replay mode.
+        cpu_threads: CPU runs: threads of the whole run (None:
+            :func:`available_cpu_threads`); used in live and lockstep modes.
     """
 
     ngpu: int = 0
     pretrain_gpus: Optional[int] = None
+    cpu_threads: Optional[int] = None
 
     def plan(self, mode: str, visible: Optional[Sequence[str]] = None) -> DevicePlan:
         """The devices of each process for ``mode`` (replay | live).
@@ -138,9 +156,9 @@ class DevicePolicy:
         if self.pretrain_gpus is not None and self.pretrain_gpus < 1:
             raise ValueError(f"--pretrain_gpus {self.pretrain_gpus}: expected at least 1 (or leave it unset)")
         if self.ngpu == 0:
-            if self.pretrain_gpus is not None and mode == "live":
+            if self.pretrain_gpus is not None and mode != "replay":
                 raise ValueError(f"--pretrain_gpus {self.pretrain_gpus} needs --ngpu >= 2 (the run is on the CPU)")
-            return DevicePlan(CPU, CPU, CPU)
+            return cpu_plan(mode, self.cpu_threads)
         visible = tuple(visible_gpus() if visible is None else visible)
         if self.ngpu > len(visible):
             raise ValueError(
@@ -166,6 +184,35 @@ class DevicePolicy:
         alongside = ProcessDevices(gpus[split:], set_visible=True)
         logger.info("live mode: pretraining on GPU(s) %s, SFT on GPU(s) %s", publisher.gpus, alongside.gpus)
         return DevicePlan(publisher, alongside, alone)
+
+
+def available_cpu_threads(environ: Optional[Mapping[str, str]] = None) -> int:
+    """``OMP_NUM_THREADS`` when set, else the CPUs this process may run on."""
+    environ = os.environ if environ is None else environ
+    value = environ.get("OMP_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def cpu_plan(mode: str, threads: Optional[int] = None) -> DevicePlan:
+    """The CPU plan of ``mode``: in live and lockstep modes the publisher gets half of
+    ``threads`` (rounded down, at least one), the SFT process the rest and all of them once
+    the final version is in; with one thread both share it (logged)."""
+    if mode == "replay":
+        return DevicePlan(CPU, CPU, CPU)
+    threads = available_cpu_threads() if threads is None else threads
+    if threads < 2:
+        logger.warning("%s mode on one CPU thread: pretraining and SFT share it", mode)
+        return DevicePlan(ProcessDevices(threads=1), ProcessDevices(threads=1), CPU)
+    publisher = threads // 2
+    logger.info("%s mode on the CPU: pretraining on %d thread(s), SFT on %d (all %d after the final version)",
+                mode, publisher, threads - publisher, threads)
+    return DevicePlan(ProcessDevices(threads=publisher),
+                      ProcessDevices(threads=threads - publisher, threads_after_final=threads), CPU)
 
 
 def decoding_args(ngpu: int = 0) -> List[str]:

@@ -249,13 +249,26 @@ def record_age_s(publish_dir: Union[str, Path], record: EncoderVersion) -> float
     return time.time() - written
 
 
-def write_writer_status(publish_dir: Union[str, Path], finished: bool = False) -> None:
-    """The publishing job's heartbeat: ``writer.json`` with pid, host, time and ``finished``."""
+def write_writer_status(publish_dir: Union[str, Path], finished: bool = False,
+                        checked_step: Optional[int] = None) -> None:
+    """The publishing job's heartbeat: ``writer.json`` with pid, host, time, ``finished`` and
+    ``checked_step``: the last pretraining step whose check (and publication, if any) is
+    complete, so every version up to that step is on disk (None: not known)."""
     now = time.time()
     write_json_atomic(Path(publish_dir) / WRITER_FILE, {
         "pid": os.getpid(), "host": socket.gethostname(), "heartbeat_unix_time": now,
         "heartbeat": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "finished": bool(finished),
+        "checked_step": checked_step,
     })
+
+
+def read_writer_status(publish_dir: Union[str, Path]) -> Optional[Dict]:
+    """``writer.json`` of ``publish_dir`` as a dict (None: absent or unreadable)."""
+    try:
+        status = json.loads((Path(publish_dir) / WRITER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
 
 
 def writer_is_alive(publish_dir: Union[str, Path], stale_after_s: float) -> bool:
@@ -266,11 +279,8 @@ def writer_is_alive(publish_dir: Union[str, Path], stale_after_s: float) -> bool
     heartbeat is younger than ``stale_after_s``. No writer file (versions
     copied from a finished run, or an older publisher) means no writer.
     """
-    try:
-        status = json.loads((Path(publish_dir) / WRITER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(status, dict) or status.get("finished", True):
+    status = read_writer_status(publish_dir)
+    if status is None or status.get("finished", True):
         return False
     if status.get("host") == socket.gethostname():
         try:

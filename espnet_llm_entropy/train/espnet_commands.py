@@ -70,13 +70,14 @@ def run_entry_point(
     log_file: Optional[Path] = None,
     echo: Optional[str] = None,
     env: Optional[Mapping[str, str]] = None,
+    echo_tag: Optional[str] = None,
 ) -> None:
     """Run ``python -m espnet_llm_entropy.bin.<module> args``.
 
     In-process runs call the module's ``main(cmd)`` (``env`` must then be
     None); subprocess runs get ``env`` (default: this process's), write
     their output to ``log_file`` (if given), print the lines matching the
-    regular expression ``echo`` (progress), and raise on a non-zero exit
+    regular expression ``echo`` (progress; prefixed with ``[echo_tag]``), and raise on a non-zero exit
     with the command and the log's tail.
     """
     args = [str(a) for a in args]
@@ -94,13 +95,13 @@ def run_entry_point(
         return
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pattern = re.compile(echo) if echo else None
-    with open(log_file, "w") as log:
+    with open(log_file, "w", buffering=1) as log:  # line-buffered: the log can be followed
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 errors="replace", env=env)
         for line in proc.stdout:
             log.write(line)
             if pattern is not None and pattern.search(line):
-                print("    " + _shorten(line.rstrip()), flush=True)
+                print("    " + (f"[{echo_tag}] " if echo_tag else "") + _shorten(line.rstrip()), flush=True)
         returncode = proc.wait()
     if returncode != 0:
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-25:])

@@ -8,7 +8,21 @@ Modes (``--hot_swap_conf mode=...``):
   pretraining steps between versions, the last one at
   ``replay_final_fraction`` of the run);
 * ``live``: pretraining runs at the same time; every ``check_interval``
-  steps the newest complete version newer than the current one is loaded.
+  steps the newest complete version newer than the current one is loaded
+  (which versions a run sees depends on the speed of the two jobs);
+* ``lockstep``: pretraining runs at the same time, and the swaps are those
+  of ``replay`` with ``replay_scale`` or ``replay_steps``, which need no
+  knowledge of versions still to come. At a decision step the consumer
+  waits until the next version is published or the publisher's
+  ``writer.json`` shows (``checked_step``, ``finished``) that it cannot be
+  due yet. The history is the one replay mode gives after pretraining has
+  finished, however fast either job runs: a reproducible run that overlaps
+  IA-SFT with pretraining, as the method intends.
+
+``cpu_threads_after_final`` (CPU runs that share the machine with the
+publisher): once the final version is in, the publisher has finished, and
+the consumer raises its torch threads to that number. The step is the
+final version's swap step, so a lockstep run stays reproducible.
 
 Decisions are taken at step 0 and at multiples of ``check_interval`` by
 rank 0 and broadcast, so every rank swaps at the same step. Each swap is
@@ -35,6 +49,7 @@ tool is rewriting) and retried.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +66,7 @@ from espnet_llm_entropy.train.encoder_versions import (
     EncoderVersionChecksumError,
     load_encoder_version,
     read_published_versions,
+    read_writer_status,
     record_age_s,
     writer_is_alive,
 )
@@ -58,7 +74,9 @@ from espnet_llm_entropy.train.probe_set import ProbeSet, probe_cka
 from espnet_llm_entropy.train.rank_zero_decisions import broadcast_from_rank0, is_distributed, is_rank0
 
 HISTORY_FILE = "swap_history.jsonl"
-MODES = ("fixed", "replay", "live")
+MODES = ("fixed", "replay", "live", "lockstep")
+#: Modes in which the publishing job may still be running.
+CONCURRENT_MODES = ("live", "lockstep")
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,7 @@ class HotSwapConfig:
 
     Attributes:
         publish_dir: the pretraining job's publication directory.
-        mode: fixed | replay | live.
+        mode: fixed | replay | live | lockstep.
         initial_version: version loaded at step 0.
         check_interval: M, steps between decisions.
         replay_steps: explicit swap steps of versions initial+1, initial+2, ...
@@ -82,6 +100,8 @@ class HotSwapConfig:
             at once.
         writer_stale_s: live mode, publisher on another host: its
             ``writer.json`` heartbeat older than this means it is gone.
+        cpu_threads_after_final: torch CPU threads from the swap of the final
+            version on (0: unchanged).
     """
 
     publish_dir: str
@@ -95,6 +115,7 @@ class HotSwapConfig:
     poll_s: float = 1.0
     corrupt_grace_s: float = 60.0
     writer_stale_s: float = 900.0
+    cpu_threads_after_final: int = 0
 
     @classmethod
     def from_dict(cls, conf: Mapping) -> "HotSwapConfig":
@@ -108,6 +129,11 @@ class HotSwapConfig:
         if out.corrupt_grace_s < 0 or out.writer_stale_s <= 0:
             raise ValueError(f"--hot_swap_conf.corrupt_grace_s must be >= 0 and writer_stale_s > 0, "
                              f"got {out.corrupt_grace_s} and {out.writer_stale_s}")
+        if out.mode == "lockstep" and out.replay_scale is None and out.replay_steps is None:
+            raise ValueError("--hot_swap_conf mode=lockstep needs replay_scale (IA-SFT steps per pretraining "
+                             "step) or replay_steps: the final fraction needs the whole chain of versions")
+        if out.cpu_threads_after_final < 0:
+            raise ValueError(f"--hot_swap_conf.cpu_threads_after_final must be >= 0, got {out.cpu_threads_after_final}")
         if not 0.0 < out.replay_final_fraction <= 1.0:
             raise ValueError(f"--hot_swap_conf.replay_final_fraction must be in (0, 1], got {out.replay_final_fraction}")
         return out
@@ -191,10 +217,17 @@ class HotSwapConsumer:
         return state
 
     def _apply(self, version: int, state=None) -> None:
+        records = self._records()
         if state is None:
-            state = self._load(self._records()[version])
+            state = self._load(records[version])
         self.encoder.load_state_dict(state, strict=True)
         self.current = version
+        threads = self.conf.cpu_threads_after_final
+        if threads and self.device == "cpu" and version in records and records[version].final:
+            if torch.get_num_threads() != threads:
+                logging.info("hot swap: final encoder v%d in (the publisher has finished): %d -> %d CPU threads",
+                             version, torch.get_num_threads(), threads)
+                torch.set_num_threads(threads)
 
     def _log_applied(self, step: int, version: int) -> None:
         """Under DDP, every rank notes what it applied (``swap_applied_rank<r>.jsonl``)."""
@@ -210,7 +243,7 @@ class HotSwapConsumer:
 
     def _may_still_complete(self, record: EncoderVersion) -> bool:
         """Whether a version that fails its checksum may still become good (see the module docstring)."""
-        if self.conf.mode != "live":
+        if self.conf.mode not in CONCURRENT_MODES:
             return False
         return (record_age_s(self.publish_dir, record) < self.conf.corrupt_grace_s
                 and writer_is_alive(self.publish_dir, self.conf.writer_stale_s))
@@ -284,6 +317,8 @@ class HotSwapConsumer:
             return 0  # the interrupted run decided "no swap" here
         if self.conf.mode == "fixed":
             return 0
+        if self.conf.mode == "lockstep":
+            return self._decide_lockstep(step)
         records = self._records()
         if self.conf.mode == "live":
             newer = [v for v in records if v > self.current]
@@ -291,11 +326,59 @@ class HotSwapConsumer:
         nxt = self.current + 1
         if nxt not in records:
             return 0
-        chain = [records[v].pretrain_step for v in sorted(records) if v >= self.conf.initial_version]
+        return nxt if step >= self._swap_step(records, nxt) else 0
+
+    def _swap_step(self, records: Mapping[int, EncoderVersion], version: int) -> int:
+        """The step at which ``version`` (published) is swapped in by the replay schedule."""
+        chain = [records[v].pretrain_step for v in sorted(records) if self.conf.initial_version <= v <= version]
+        if self.conf.replay_scale is None and self.conf.replay_steps is None:  # needs the whole chain
+            chain = [records[v].pretrain_step for v in sorted(records) if v >= self.conf.initial_version]
         steps = replay_swap_steps(chain, self.total_steps or 0, self.conf.replay_final_fraction,
                                   self.conf.replay_scale, self.conf.replay_steps)
-        index = nxt - self.conf.initial_version - 1
-        return nxt if 0 <= index < len(steps) and step >= steps[index] else 0
+        index = version - self.conf.initial_version - 1
+        return steps[index] if 0 <= index < len(steps) else math.inf
+
+    def _may_be_due(self, version: int, step: int, checked_step: Optional[int]) -> bool:
+        """Lockstep: whether ``version``, not yet published, could be due at ``step`` given that every
+        version up to pretraining step ``checked_step`` is on disk."""
+        if self.conf.replay_steps is not None:
+            index = version - self.conf.initial_version - 1
+            return index < len(self.conf.replay_steps) and step >= int(self.conf.replay_steps[index])
+        if checked_step is None:
+            return True
+        first = self._records()[self.conf.initial_version].pretrain_step
+        return int(round((checked_step + 1 - first) * self.conf.replay_scale)) <= step
+
+    def _decide_lockstep(self, step: int) -> int:
+        """Rank 0, lockstep mode: replay's decision, waiting for the publisher where it must."""
+        nxt = self.current + 1
+        deadline = time.monotonic() + self.conf.wait_timeout_s
+        waited = False
+        while True:
+            # the status first: it is written after the versions it vouches for, so the
+            # records read after it hold every version up to its checked_step
+            status = read_writer_status(self.publish_dir) or {}
+            records = self._records()
+            if nxt in records:
+                return nxt if step >= self._swap_step(records, nxt) else 0
+            if status.get("finished", True) or not self._may_be_due(nxt, step, status.get("checked_step")):
+                return 0  # no more versions, or the next one comes after this step
+            if not writer_is_alive(self.publish_dir, self.conf.writer_stale_s):
+                raise RuntimeError(
+                    f"hot swap (lockstep): the pretraining job publishing to {self.publish_dir} stopped "
+                    f"(writer.json: checked_step {status.get('checked_step')}, not finished) before it "
+                    f"could say whether v{nxt} is due at step {step}; restart it (it resumes) and this job"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"hot swap (lockstep): waited {self.conf.wait_timeout_s} s at step {step} for pretraining "
+                    f"({self.publish_dir}) to publish v{nxt} or to pass the step it maps to "
+                    "(hot_swap_conf.wait_timeout_s)"
+                )
+            if not waited:
+                logging.info("hot swap (lockstep): step %d waits for pretraining (v%d or checked_step)", step, nxt)
+                waited = True
+            time.sleep(self.conf.poll_s)
 
     def _swap_to(self, version: int, step: int, reason: str) -> bool:
         """Rank 0: verify, measure, load, record. False when the candidate is bad."""

@@ -23,7 +23,7 @@ from espnet_llm_entropy.train.stage_schedule import METHOD_STAGES, STAGES
 
 UNITS = ("phone", "char")
 ALIGN_ENCODERS = ("first", "final")
-MODES = ("replay", "live")
+MODES = ("replay", "live", "lockstep")
 
 
 class MethodSpecError(ValueError):

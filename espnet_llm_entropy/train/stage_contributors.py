@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import yaml
 
 from espnet_llm_entropy.train.encoder_versions import read_published_versions
-from espnet_llm_entropy.train.hot_swap import HISTORY_FILE
+from espnet_llm_entropy.train.hot_swap import CONCURRENT_MODES, HISTORY_FILE
 from espnet_llm_entropy.train.stage_schedule import STAGES
 
 #: Folder of a publishing stage's encoder versions, inside its exp dir.
@@ -106,9 +106,9 @@ def load_published(ctx: StageContext) -> List[str]:
     """One fixed published version: the first, or the last one pretraining published."""
     if ctx.run.encoder == "first":
         version = "1"
-    elif ctx.inputs.mode == "live":
+    elif ctx.inputs.mode in CONCURRENT_MODES:
         raise ValueError(
-            f"{ctx.spec.source}: {ctx.run.stage} loads the final encoder version, but in live mode "
+            f"{ctx.spec.source}: {ctx.run.stage} loads the final encoder version, but in {ctx.inputs.mode} mode "
             "pretraining is still running; use encoder: first (or mode replay)"
         )
     elif ctx.dry_run:
@@ -120,7 +120,7 @@ def load_published(ctx: StageContext) -> List[str]:
 
 
 def hot_swap(ctx: StageContext) -> List[str]:
-    """Newer published versions are swapped in: replayed, or live while pretraining runs."""
+    """Newer published versions are swapped in: replayed, live or in lockstep while pretraining runs."""
     return ["--hot_swap_conf", f"publish_dir={ctx.publish_dir}", "--hot_swap_conf", f"mode={ctx.inputs.mode}"]
 
 

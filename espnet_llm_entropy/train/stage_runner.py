@@ -18,10 +18,12 @@ order:
    pretraining's CTC head;
 4. the stage's own ``args``.
 
-**replay** runs the stages one after the other. **live** starts the
-publishing stage (pretraining) as a separate process, waits for encoder
-version 1, runs the stages that go alongside it (alignment, IA-SFT) on the
-SFT share of the GPUs, waits for pretraining, then runs the rest.
+**replay** runs the stages one after the other. **live** and **lockstep**
+start the publishing stage (pretraining) as a separate process, wait for
+encoder version 1, run the stages that go alongside it (alignment, IA-SFT)
+on the SFT share of the GPUs (or CPU threads), wait for pretraining, then
+run the rest. In lockstep mode IA-SFT swaps versions at the steps replay
+mode would (``hot_swap.py``), so the run is reproducible.
 
 With ``mark_done`` (the comparison) a finished stage leaves
 ``stage_done.json`` (wall time, update steps) and is skipped next time; a
@@ -46,14 +48,16 @@ from espnet_llm_entropy.fileio.jsonl import read_jsonl
 from espnet_llm_entropy.train import espnet_commands
 from espnet_llm_entropy.train.device_policy import DevicePlan, DevicePolicy, ProcessDevices
 from espnet_llm_entropy.train.encoder_versions import read_published_versions
-from espnet_llm_entropy.train.hot_swap import HISTORY_FILE
+from espnet_llm_entropy.train.hot_swap import CONCURRENT_MODES, HISTORY_FILE
 from espnet_llm_entropy.train.method_spec import MODES, MethodSpec, MethodSpecError
-from espnet_llm_entropy.train.stage_contributors import PUBLISH_SUBDIR, StageContext, stage_role
+from espnet_llm_entropy.train.stage_contributors import PUBLISH_SUBDIR, StageContext, stage_role, with_llm
 
 DONE_FILE = "stage_done.json"
 #: Log of a stage run as a subprocess, in its exp dir.
 STAGE_LOG = "train.log"
 TRAIN_ENTRY_POINT = "llm_asr_train"
+#: Lines of a stage's log (run as a subprocess) echoed to the console: its progress.
+STAGE_PROGRESS = r"epoch results|published encoder|hot swap: step|waits for pretraining|Error"
 
 
 @dataclass
@@ -67,7 +71,7 @@ class RunInputs:
         stats_dir: ESPnet collect-stats output (shape files).
         llm_dir: local Hugging Face causal LM directory.
         probe_dir: Kaldi dir of the CKA probe subset (default ``valid_dir``).
-        mode: replay | live.
+        mode: replay | live | lockstep.
         devices: the device policy (default: CPU).
         seed: ``--seed`` of every stage (None: the configs').
         steps_per_epoch: ``--num_iters_per_epoch`` of every stage (None: whole epochs).
@@ -75,6 +79,9 @@ class RunInputs:
         in_process: run CPU stages in this process (no ESPnet re-import);
             a stage with its own devices always runs as a subprocess.
         mark_done: write and honour ``stage_done.json``.
+        llm_builder_pid: a process still writing ``llm_dir`` (it appears
+            complete, renamed into place): stages that load the LLM wait for
+            it, and fail if the process ends without it (None: it is there).
     """
 
     exp_dir: Path
@@ -91,6 +98,7 @@ class RunInputs:
     stage_dirs: Dict[str, Path] = field(default_factory=dict)
     in_process: bool = True
     mark_done: bool = False
+    llm_builder_pid: Optional[int] = None
 
     def stage_dir(self, stage: str) -> Path:
         return Path(self.stage_dirs.get(stage, Path(self.exp_dir) / stage))
@@ -141,7 +149,7 @@ class StageRunner:
     def device_role(self, stage: str) -> str:
         """``publisher`` / ``alongside`` / ``alone``: which share of the devices ``stage`` runs on."""
         role = stage_role(stage)
-        if self.inputs.mode != "live" or self.spec.pretrain is None:
+        if self.inputs.mode not in CONCURRENT_MODES or self.spec.pretrain is None:
             return "alone"
         if role.publishes:
             return "publisher"
@@ -238,8 +246,8 @@ class StageRunner:
             espnet_commands.run_entry_point(TRAIN_ENTRY_POINT, cmd.args, in_process=True)
         else:
             espnet_commands.run_entry_point(TRAIN_ENTRY_POINT, cmd.args, in_process=False,
-                                            log_file=cmd.exp_dir / STAGE_LOG,
-                                            env=cmd.devices.env() if own_env else None)
+                                            log_file=cmd.exp_dir / STAGE_LOG, echo=STAGE_PROGRESS,
+                                            echo_tag=stage, env=cmd.devices.env() if own_env else None)
         return self._finish(stage, start)
 
     def _finish(self, stage: str, start: float) -> Dict:
@@ -280,6 +288,8 @@ class StageRunner:
                 if role == "alone" and publisher is not None:
                     records[publisher[0]] = self._wait(*publisher)
                     publisher = None
+                if with_llm in stage_role(stage).contributors:
+                    wait_for_llm(self.inputs.llm_dir, self.inputs.llm_builder_pid)
                 records[stage] = self.run_stage(stage)
             if publisher is not None:
                 records[publisher[0]] = self._wait(*publisher)
@@ -309,6 +319,37 @@ def wait_for_version(publish_dir: Path, version: int, process: Optional[subproce
             raise RuntimeError(f"pretraining exited ({process.returncode}) before publishing v{version}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"encoder v{version} not published in {publish_dir} after {timeout_s} s")
+        time.sleep(poll_s)
+
+
+def process_is_running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (and is not a zombie) on this host."""
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except (OSError, ValueError, OverflowError):
+        return False
+    try:  # a finished child its parent has not reaped yet
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def wait_for_llm(llm_dir: Path, builder_pid: Optional[int], poll_s: float = 1.0) -> None:
+    """Block while process ``builder_pid`` is still building ``llm_dir`` (no-op when it is None or
+    the directory is complete; raise when the builder ended without writing it)."""
+    if builder_pid is None:
+        return
+    logged = False
+    while not (Path(llm_dir) / "config.json").is_file():
+        if not process_is_running(builder_pid):
+            raise RuntimeError(f"the LLM builder (pid {builder_pid}) ended without writing {llm_dir} "
+                               "(see its log)")
+        if not logged:
+            logging.info("waiting for the LLM builder (pid %d) to write %s", builder_pid, llm_dir)
+            logged = True
         time.sleep(poll_s)
 
 

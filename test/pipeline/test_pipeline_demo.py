@@ -1,6 +1,7 @@
 """The demo end to end on a very small corpus (one epoch per stage)."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -60,14 +61,21 @@ def test_every_step_is_timed_with_the_cpu_time_stolen_from_it(demo_dir):
     from espnet_llm_entropy.machine_info import cpu_time_counters
 
     timings = json.loads((demo_dir / "timings.json").read_text())
-    assert {"corpus", "train", "decode", "robustness", "report"} <= set(timings)
+    members = {f"final_stages/{m}" for m in ("joint_sft", "robustness", "diagnose")}
+    assert {"corpus", "train", "train/llm", "final_stages", "report"} | members <= set(timings)
+    assert timings["train/llm"] < timings["train"]  # built beside pretraining
+    # the group's wall time covers its members, which ran side by side
+    assert max(timings[m] for m in members) <= timings["final_stages"] < sum(timings[m] for m in members) + 5
     report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
     assert f"|train|{timings['train']:.0f}|" in report
+    assert f"|&nbsp;&nbsp;robustness (in parallel)|{timings['final_stages/robustness']:.0f}|" in report
+    total = sum(v for k, v in timings.items() if "/" not in k)
+    assert f"|total|{total:.0f}|" in report
     if cpu_time_counters() is None:
         pytest.skip("no /proc/stat on this system: the demo measures no stolen CPU time")
     steal = json.loads((demo_dir / "cpu_steal.json").read_text())
     # steps shorter than a clock tick of /proc/stat (the report, often) have no share
-    assert set(steal) <= set(timings) and {"corpus", "train", "robustness"} <= set(steal)
+    assert set(steal) <= set(timings) and {"corpus", "train", "final_stages"} <= set(steal)
     assert all(0.0 <= v <= 100.0 for v in steal.values())
     assert "CPU stolen by other guests" in report
 
@@ -124,7 +132,9 @@ def test_four_stages_ran_with_hot_swaps_and_analysis(demo_dir):
     for stage in ("pretrain", "align", "ia_sft", "joint_sft"):
         assert (demo_dir / "exp" / stage / "config.yaml").exists(), stage
     history = json.loads((demo_dir / "exp" / "swap_history.json").read_text())
-    assert "ia_sft" in history
+    assert "ia_sft" in history and history["mode"] == "lockstep"
+    # lockstep: pretraining ran as its own process beside alignment and IA-SFT, one thread each
+    assert re.search(r"lockstep mode on the CPU: pretraining on \d+ thread", (demo_dir / "exp" / "train_method.log").read_text())
     metrics = json.loads((demo_dir / "analysis" / "metrics.json").read_text())
     assert metrics
     pngs = list((demo_dir / "analysis").glob("*.png"))
@@ -146,7 +156,7 @@ def test_rerun_skips_finished_steps(demo_dir, capsys):
     before = (demo_dir / "RESULTS.md").stat().st_mtime_ns
     demo_main(["--out_dir", str(demo_dir), "--num_train", "16", "--num_dev", "4", "--num_test", "4"])
     out = capsys.readouterr().out
-    assert out.count("already done") == 13
+    assert out.count("already done") == 9
     assert (demo_dir / "RESULTS.md").stat().st_mtime_ns == before
 
 

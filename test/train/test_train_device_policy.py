@@ -2,7 +2,7 @@
 
 import pytest
 
-from espnet_llm_entropy.train.device_policy import DevicePolicy, decoding_args, visible_gpus
+from espnet_llm_entropy.train.device_policy import DevicePolicy, available_cpu_threads, decoding_args, visible_gpus
 
 EIGHT = [str(i) for i in range(8)]
 
@@ -16,11 +16,30 @@ def test_visible_gpus_from_the_environment_or_the_device_count():
 
 
 def test_cpu_is_the_default():
-    plan = DevicePolicy().plan("live", visible=EIGHT)
+    plan = DevicePolicy().plan("replay", visible=EIGHT)
     for role in ("publisher", "alongside", "alone"):
         devices = plan.for_role(role)
         assert devices.args() == ["--ngpu", "0"] and devices.env_changes() == {}
     assert plan.alone.env({"PATH": "/bin"}) == {"PATH": "/bin"}
+
+
+@pytest.mark.parametrize("mode", ["live", "lockstep"])
+@pytest.mark.parametrize("threads, publisher, sft", [(2, 1, 1), (5, 2, 3), (16, 8, 8)])
+def test_concurrent_cpu_runs_split_the_threads(mode, threads, publisher, sft):
+    plan = DevicePolicy(cpu_threads=threads).plan(mode)
+    assert plan.publisher.env_changes() == {"OMP_NUM_THREADS": str(publisher), "MKL_NUM_THREADS": str(publisher)}
+    assert plan.alongside.env_changes() == {"OMP_NUM_THREADS": str(sft), "MKL_NUM_THREADS": str(sft)}
+    # the SFT process takes every thread once pretraining has published its final version
+    assert plan.alongside.args() == ["--ngpu", "0", "--hot_swap_conf", f"cpu_threads_after_final={threads}"]
+    assert plan.publisher.args() == plan.alone.args() == ["--ngpu", "0"] and plan.alone.env_changes() == {}
+
+
+def test_one_cpu_thread_is_shared_and_thread_counts_come_from_omp_num_threads(caplog):
+    plan = DevicePolicy(cpu_threads=1).plan("lockstep")
+    assert plan.publisher.env_changes()["OMP_NUM_THREADS"] == plan.alongside.env_changes()["OMP_NUM_THREADS"] == "1"
+    assert "share it" in caplog.text
+    assert available_cpu_threads({"OMP_NUM_THREADS": "3"}) == 3
+    assert available_cpu_threads({"OMP_NUM_THREADS": "junk"}) >= 1
 
 
 def test_replay_gives_every_stage_the_first_n_gpus():

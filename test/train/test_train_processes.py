@@ -1,4 +1,5 @@
-"""Process-level behaviour: kill -9 and resume, live mode with two processes, 2-process DDP (gloo)."""
+"""Process-level behaviour: kill -9 and resume, live and lockstep modes with two processes, 2-process
+DDP (gloo)."""
 
 import multiprocessing
 import os
@@ -89,6 +90,25 @@ def test_live_mode_pretraining_and_ia_sft_as_two_processes(aligned_setup, tmp_pa
     versions = [h["version"] for h in history]
     assert versions == sorted(set(versions))
     assert (live.stage_dir("pretrain") / "train.log").exists() and out["swap_history"].exists()
+
+
+def test_lockstep_mode_swaps_as_replay_does_while_pretraining_runs(aligned_setup, tmp_path):
+    lockstep = _setup_reusing(aligned_setup, tmp_path / "lockstep", stages=("align",))
+    lockstep.mode = "lockstep"
+    lockstep.stage_args["pretrain"] = lockstep.stage_args["pretrain"] + ["--max_epoch", "5"]
+    schedule = ["--hot_swap_conf", "replay_scale=1.0"]
+    lockstep.stage_args["ia_sft"] = lockstep.stage_args["ia_sft"] + schedule
+    run_stages(lockstep, stages=("pretrain", "ia_sft"))
+    history = _history(lockstep)
+    # v1 at pretraining step 3, one version per step after: v2..v6 due at IA-SFT steps 1..5
+    assert [(h[0], h[1], h[3]) for h in history] == [(0, 1, 3)] + [(k - 1, k, k + 2) for k in range(2, 7)]
+    assert (lockstep.stage_dir("pretrain") / "train.log").exists()  # pretraining ran as its own process
+
+    # replay mode on the finished publications swaps the same versions at the same steps
+    replay = _setup_reusing(lockstep, tmp_path / "replay", stages=("pretrain", "align"))
+    replay.mode = "replay"
+    run_stage(replay, "ia_sft")
+    assert [h[:4] for h in _history(replay)] == [h[:4] for h in history]
 
 
 def _ddp_rank(setup, rank, init_file):

@@ -79,12 +79,19 @@ def test_live_mode_splits_the_gpus_between_pretraining_and_sft(spec, inputs):
     assert cmds["ia_sft"].shell().startswith("CUDA_VISIBLE_DEVICES=2,3,4,5,6,7 ")
 
 
-def test_live_mode_on_the_cpu_keeps_ngpu_0(spec, inputs):
-    inputs.mode = "live"
+@pytest.mark.parametrize("mode", ["live", "lockstep"])
+def test_concurrent_modes_on_the_cpu_keep_ngpu_0_and_split_the_threads(spec, inputs, mode):
+    inputs.mode = mode
+    inputs.devices = DevicePolicy(cpu_threads=4)
     runner = StageRunner(spec, inputs)
     for stage in FOUR:
         assert values(runner.command(stage).args, "--ngpu") == ["0"]
-        assert runner.command(stage).devices.env_changes() == {}
+    threads = {s: runner.command(s).devices.env_changes().get("OMP_NUM_THREADS") for s in FOUR}
+    assert threads == {"pretrain": "2", "align": "2", "ia_sft": "2", "joint_sft": None}
+    # IA-SFT takes all four threads from the final version on; its mode is the run's
+    ia_sft = runner.command("ia_sft").args
+    assert "cpu_threads_after_final=4" in values(ia_sft, "--hot_swap_conf")
+    assert f"mode={mode}" in values(ia_sft, "--hot_swap_conf")
 
 
 def test_live_mode_refuses_the_final_version_for_alignment(inputs):
@@ -158,3 +165,26 @@ def test_every_role_names_known_stages():
 def test_a_stage_without_a_role_is_named():
     with pytest.raises(ValueError, match="unknown stage 'finetune'"):
         stage_role("finetune")
+
+
+def test_stages_that_load_the_llm_wait_for_its_builder(tmp_path):
+    import subprocess
+    import sys
+
+    from espnet_llm_entropy.train.stage_runner import process_is_running, wait_for_llm
+
+    llm = tmp_path / "llm"
+    wait_for_llm(llm, None)  # nothing being built: no wait, whatever is there
+    # a builder that writes the directory (renamed into place, complete) after a while
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import os, time, pathlib; time.sleep(0.5); p = pathlib.Path(os.sys.argv[1]); "
+        "t = p.with_name('partial'); t.mkdir(); (t / 'config.json').write_text('{}'); t.rename(p)"), str(llm)])
+    wait_for_llm(llm, writer.pid, poll_s=0.05)
+    assert (llm / "config.json").is_file()
+    writer.wait()
+    # a builder that fails: an error naming it and the directory, once it has exited (even unreaped)
+    failing = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"])
+    with pytest.raises(RuntimeError, match=rf"LLM builder \(pid {failing.pid}\) ended without writing .*other_llm"):
+        wait_for_llm(tmp_path / "other_llm", failing.pid, poll_s=0.05)
+    assert not process_is_running(failing.pid)
+    failing.wait()
