@@ -353,13 +353,16 @@ class Demo:
                 print(f"    LLM: built beside pretraining (log: {llm_log})", flush=True)
             else:
                 self.make_llm()
+        trained = False
         try:
             self._run("train_method", args, self.exp / "train_method.log")
+            trained = True
         finally:
-            if builder is not None and builder.poll() is None and not (self.root / "llm").is_dir():
-                builder.terminate()  # training failed before the LLM was needed
-            if builder is not None and builder.wait() != 0:
-                raise RuntimeError(f"building the LLM failed ({builder.returncode}); see {llm_log}")
+            if builder is not None:
+                if not trained and builder.poll() is None:
+                    builder.terminate()  # the training failed (its error says why); the LLM is not needed now
+                if builder.wait() != 0 and trained:
+                    raise RuntimeError(f"building the LLM failed ({builder.returncode}); see {llm_log}")
         report = self.root / "llm" / "lm_report.json"
         if report.is_file():
             self._record(f"train{MEMBER_SEP}llm", json.loads(report.read_text())["elapsed_s"], None)
