@@ -134,7 +134,8 @@ def test_four_stages_ran_with_hot_swaps_and_analysis(demo_dir):
     history = json.loads((demo_dir / "exp" / "swap_history.json").read_text())
     assert "ia_sft" in history and history["mode"] == "lockstep"
     # lockstep: pretraining ran as its own process beside alignment and IA-SFT, one thread each
-    assert re.search(r"lockstep mode on the CPU: pretraining on \d+ thread", (demo_dir / "exp" / "train_method.log").read_text())
+    log = (demo_dir / "exp" / "train_method.log").read_text()
+    assert re.search(r"lockstep mode (on the CPU: pretraining on \d+ thread|on one CPU thread)", log)
     metrics = json.loads((demo_dir / "analysis" / "metrics.json").read_text())
     assert metrics
     pngs = list((demo_dir / "analysis").glob("*.png"))

@@ -21,7 +21,10 @@ pytestmark = pytest.mark.slow
 TINY = ["--encoder_conf", "output_size=48", "--encoder_conf", "linear_units=96", "--encoder_conf", "attention_heads=2",
         "--batch_size", "8", "--num_att_plot", "0", "--seed", "0", "--num_iters_per_epoch", "30",
         "--specaug", "none", "--keep_nbest_models", "1"]
-PRETRAIN = TINY + ["--max_epoch", "8", "--optim_conf", "lr=0.003", "--scheduler_conf", "warmup_steps=40",
+# the preset's piecewise-linear schedule, here with warm-up to lr over 40 updates and the inverse-sqrt
+# decay after it (what warmuplr with warmup_steps=40 gives)
+PRETRAIN = TINY + ["--max_epoch", "8", "--optim_conf", "lr=0.003", "--scheduler_conf", "warmup_steps_list=[0, 40]",
+                   "--scheduler_conf", "warmup_lr_list=[0.0, 0.003]",
                    "--model_conf", "cr_weight=0", "--model_conf", "head_hidden_size=128",
                    "--cka_monitor_conf", "check_interval=1000", "--probe_conf", "num_utts=4"]
 SFT = TINY + ["--max_epoch", "4", "--optim_conf", "lr=0.003", "--scheduler_conf", "warmup_steps=20",
