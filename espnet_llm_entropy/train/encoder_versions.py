@@ -271,6 +271,23 @@ def read_writer_status(publish_dir: Union[str, Path]) -> Optional[Dict]:
     return status if isinstance(status, dict) else None
 
 
+def process_is_running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (and is not a zombie) on this host."""
+    if pid <= 0:  # os.kill would address a process group
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except (OSError, ValueError, OverflowError):
+        return False
+    try:  # a finished child its parent has not reaped yet
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
 def writer_is_alive(publish_dir: Union[str, Path], stale_after_s: float) -> bool:
     """Whether a publishing job is still running on ``publish_dir``.
 
@@ -284,10 +301,7 @@ def writer_is_alive(publish_dir: Union[str, Path], stale_after_s: float) -> bool
         return False
     if status.get("host") == socket.gethostname():
         try:
-            os.kill(int(status.get("pid", -1)), 0)
-        except PermissionError:
-            return True  # exists, owned by another user
-        except (OSError, ValueError, OverflowError):
+            return process_is_running(int(status.get("pid", -1)))
+        except (TypeError, ValueError):
             return False
-        return True
     return time.time() - float(status.get("heartbeat_unix_time", 0.0)) < stale_after_s

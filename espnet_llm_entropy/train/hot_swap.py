@@ -338,7 +338,8 @@ class HotSwapConsumer:
         index = version - self.conf.initial_version - 1
         return steps[index] if 0 <= index < len(steps) else math.inf
 
-    def _may_be_due(self, version: int, step: int, checked_step: Optional[int]) -> bool:
+    def _may_be_due(self, records: Mapping[int, EncoderVersion], version: int, step: int,
+                    checked_step: Optional[int]) -> bool:
         """Lockstep: whether ``version``, not yet published, could be due at ``step`` given that every
         version up to pretraining step ``checked_step`` is on disk."""
         if self.conf.replay_steps is not None:
@@ -346,7 +347,7 @@ class HotSwapConsumer:
             return index < len(self.conf.replay_steps) and step >= int(self.conf.replay_steps[index])
         if checked_step is None:
             return True
-        first = self._records()[self.conf.initial_version].pretrain_step
+        first = records[self.conf.initial_version].pretrain_step
         return int(round((checked_step + 1 - first) * self.conf.replay_scale)) <= step
 
     def _decide_lockstep(self, step: int) -> int:
@@ -361,7 +362,7 @@ class HotSwapConsumer:
             records = self._records()
             if nxt in records:
                 return nxt if step >= self._swap_step(records, nxt) else 0
-            if status.get("finished", True) or not self._may_be_due(nxt, step, status.get("checked_step")):
+            if status.get("finished", True) or not self._may_be_due(records, nxt, step, status.get("checked_step")):
                 return 0  # no more versions, or the next one comes after this step
             if not writer_is_alive(self.publish_dir, self.conf.writer_stale_s):
                 raise RuntimeError(

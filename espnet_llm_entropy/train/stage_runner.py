@@ -47,7 +47,7 @@ from espnet_llm_entropy.fileio.atomic import write_json_atomic, write_text_atomi
 from espnet_llm_entropy.fileio.jsonl import read_jsonl
 from espnet_llm_entropy.train import espnet_commands
 from espnet_llm_entropy.train.device_policy import DevicePlan, DevicePolicy, ProcessDevices
-from espnet_llm_entropy.train.encoder_versions import read_published_versions
+from espnet_llm_entropy.train.encoder_versions import process_is_running, read_published_versions
 from espnet_llm_entropy.train.hot_swap import CONCURRENT_MODES, HISTORY_FILE
 from espnet_llm_entropy.train.method_spec import MODES, MethodSpec, MethodSpecError
 from espnet_llm_entropy.train.stage_contributors import PUBLISH_SUBDIR, StageContext, stage_role, with_llm
@@ -320,21 +320,6 @@ def wait_for_version(publish_dir: Path, version: int, process: Optional[subproce
         if time.monotonic() > deadline:
             raise TimeoutError(f"encoder v{version} not published in {publish_dir} after {timeout_s} s")
         time.sleep(poll_s)
-
-
-def process_is_running(pid: int) -> bool:
-    """Whether a process ``pid`` exists (and is not a zombie) on this host."""
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        return True
-    except (OSError, ValueError, OverflowError):
-        return False
-    try:  # a finished child its parent has not reaped yet
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def wait_for_llm(llm_dir: Path, builder_pid: Optional[int], poll_s: float = 1.0) -> None:

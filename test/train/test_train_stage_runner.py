@@ -171,7 +171,8 @@ def test_stages_that_load_the_llm_wait_for_its_builder(tmp_path):
     import subprocess
     import sys
 
-    from espnet_llm_entropy.train.stage_runner import process_is_running, wait_for_llm
+    from espnet_llm_entropy.train.encoder_versions import process_is_running
+    from espnet_llm_entropy.train.stage_runner import wait_for_llm
 
     llm = tmp_path / "llm"
     wait_for_llm(llm, None)  # nothing being built: no wait, whatever is there
