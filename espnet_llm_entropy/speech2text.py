@@ -19,13 +19,15 @@ class Hypothesis:
         text: the decoded transcript.
         tokens: the LLM tokens as strings.
         token_ids: the LLM token ids.
-        score: log-probability (nats) of the tokens and EOS (0 when the LLM
-            was not run).
+        score: log-probability (nats) of the tokens and EOS under the LLM (0
+            when the LLM was not run).
         ctc_phones: greedy CTC phone count of the encoder's phone head (the
             speech evidence), None without a trained head.
         skipped: why the LLM was not run, or None: ``"too_short"`` (fewer
             samples than the encoder needs) or ``"no_speech_evidence"`` (the
             CTC-evidence gate).
+        ctc_score: with CTC rescoring (``ctc_weight`` > 0), log P_CTC (nats)
+            of the transcript's phones given the audio; None otherwise.
     """
 
     text: str
@@ -34,6 +36,7 @@ class Hypothesis:
     score: float
     ctc_phones: Optional[int] = None
     skipped: Optional[str] = None
+    ctc_score: Optional[float] = None
 
 
 @dataclass
@@ -76,7 +79,12 @@ class LLMSpeech2Text:
         asr_train_config: the experiment's ``config.yaml``.
         asr_model_file: a checkpoint (``valid.acc.best.pth`` ...).
         device: "cpu" or "cuda".
-        beam_size: 1 = greedy search.
+        beam_size: 1 = greedy search; N > 1: beam search, and with
+            ``ctc_weight`` > 0 the N-best list is rescored.
+        ctc_weight: weight w of the phone-CTC head in joint decoding: the
+            hypothesis kept maximises (1 - w) log P_LLM + w log P_CTC(phones)
+            over the beam's N-best (:mod:`espnet_llm_entropy.decoding.ctc_rescoring`);
+            0 = the LLM alone. Needs a model with a trained CTC head.
         decoding_guard_conf: options of
             :class:`espnet_llm_entropy.decoding.DecodingGuardConfig`: output
             budget per second of audio, repetition-loop stop and trimming,
@@ -94,9 +102,11 @@ class LLMSpeech2Text:
         device: str = "cpu",
         beam_size: int = 1,
         decoding_guard_conf: Optional[dict] = None,
+        ctc_weight: float = 0.0,
     ):
         import espnet_llm_entropy
         from espnet_llm_entropy.decoding import DecodingGuardConfig
+        from espnet_llm_entropy.decoding.ctc_rescoring import TranscriptPhones, check_ctc_weight
         from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
 
         from espnet_llm_entropy.train.checkpoint_files import check_checkpoint_file
@@ -113,7 +123,21 @@ class LLMSpeech2Text:
         self.model = model.eval()
         self.args = args
         self.device = device
-        self.beam_size = beam_size
+        if int(beam_size) < 1:
+            raise ValueError(f"beam_size must be >= 1 (1: greedy search), got {beam_size}")
+        self.beam_size = int(beam_size)
+        self.ctc_weight = check_ctc_weight(ctc_weight)
+        self.rescorer = None
+        if self.ctc_weight > 0:
+            if model.ctc_head is None or not bool(model.ctc_head_trained):
+                raise ValueError(
+                    f"ctc_weight {ctc_weight}: {asr_train_config} has no trained phone-CTC head to "
+                    "rescore with (train with model_conf.keep_ctc_head: true, or use ctc_weight 0)"
+                )
+            if self.beam_size == 1:
+                logging.warning("ctc_weight %s with beam_size 1: a 1-best list has nothing to rescore",
+                                ctc_weight)
+            self.rescorer = TranscriptPhones(model.token_list)
         self.guard = DecodingGuardConfig.from_dict(decoding_guard_conf)
         self.sample_rate = sample_rate_of(args)
         self._min_samples_cache: Optional[int] = None
@@ -137,7 +161,7 @@ class LLMSpeech2Text:
                 LLM's path as trained is tried.
             unpack_dir: where a pack file is extracted (default: a cache
                 folder keyed by the pack's sha256).
-            **kwargs: ``device``, ``beam_size``, ``decoding_guard_conf``.
+            **kwargs: ``device``, ``beam_size``, ``ctc_weight``, ``decoding_guard_conf``.
 
         Raises:
             espnet_llm_entropy.packing.llm_identity.LLMIdentityError: a wrong
@@ -287,18 +311,45 @@ class LLMSpeech2Text:
             if kept.numel():
                 index = kept.to(self.device)
                 kept_budgets = budgets[kept]
+                kept_enc, kept_lengths = enc.index_select(0, index), enc_lengths.index_select(0, index)
+                nbest = self.beam_size if self.rescorer is not None else 1
+                extra = dict(num_return_sequences=nbest, length_penalty=0.0) if nbest > 1 else {}
                 ids, scores = self.model.generate_from_encoder(
-                    enc.index_select(0, index), enc_lengths.index_select(0, index),
+                    kept_enc, kept_lengths,
                     max_new_tokens=int(kept_budgets.max()), num_beams=self.beam_size,
                     stopping_criteria=build_stopping_criteria(self.guard, 0, kept_budgets),
-                    logits_processor=build_logits_processors(self.guard),
+                    logits_processor=build_logits_processors(self.guard), **extra,
                 )
-                for j, row_ids, score in zip(kept.tolist(), ids, scores):
-                    results[rows[j]] = self._hypothesis(
-                        self.guard.postprocess(row_ids), score,
-                        None if counts is None else int(counts[j]), keys[rows[j]],
-                    )
+                log_probs = self.model.ctc_log_probs(kept_enc) if self.rescorer is not None else None
+                for n, j in enumerate(kept.tolist()):
+                    evidence = None if counts is None else int(counts[j])
+                    span = slice(n * nbest, (n + 1) * nbest)  # generate returns each input's N-best together
+                    if log_probs is None:
+                        results[rows[j]] = self._hypothesis(
+                            self.guard.postprocess(ids[n]), scores[n], evidence, keys[rows[j]])
+                    else:
+                        results[rows[j]] = self._rescored(
+                            ids[span], scores[span], log_probs[n, : int(kept_lengths[n])], evidence, keys[rows[j]])
         return results
+
+    def _rescored(
+        self, nbest_ids: List[List[int]], nbest_scores: List[float], log_probs: torch.Tensor,
+        ctc_phones: Optional[int], key: str,
+    ) -> Hypothesis:
+        """The best of one utterance's N-best (token ids, LLM scores) by the joint score.
+
+        Args:
+            log_probs: (T, V) CTC log-posteriors of the utterance's T valid frames.
+        """
+        from espnet_llm_entropy.decoding.ctc_rescoring import ctc_log_likelihoods, rank_candidates
+
+        built = [self._hypothesis(self.guard.postprocess(i), s, ctc_phones, key)
+                 for i, s in zip(nbest_ids, nbest_scores)]
+        ctc = ctc_log_likelihoods(log_probs, [self.rescorer(h.text) for h in built]).tolist()
+        best = rank_candidates([h.score for h in built], ctc, self.ctc_weight)[0]
+        chosen = built[best.index]
+        chosen.ctc_score = best.ctc_score
+        return chosen
 
     def _hypothesis(
         self, ids: List[int], score: float, ctc_phones: Optional[int], key: str

@@ -43,6 +43,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration_nonspeech_dir", type=Path, required=True, help="dev non-speech Kaldi data dir")
     p.add_argument("--out_dir", type=Path, required=True, help="output root")
     p.add_argument("--batch_size", type=positive_int, default=16, help="decoding batch size")
+    p.add_argument("--decode_config", type=Path, default=None,
+                   help="decoding config (llm_asr_inference --config: beam_size, ctc_weight, "
+                   "decoding_guard_conf); default: greedy search with the default guards")
     return p
 
 
@@ -57,6 +60,7 @@ def main(cmd: Optional[List[str]] = None) -> int:
         out_dir=args.out_dir, sets=args.sets, nogate_sets=args.nogate_sets,
         calibration_speech_dir=args.calibration_speech_dir,
         calibration_nonspeech_dir=args.calibration_nonspeech_dir, batch_size=args.batch_size,
+        decode_config=args.decode_config,
     )
     try:
         return decode_with_calibrated_gate(job)

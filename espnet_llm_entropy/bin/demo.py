@@ -54,12 +54,13 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle_steps", type=int, default=d.oracle_steps,
                    help="updates of the diagnosis' LLM side on a perfect encoder")
     p.add_argument("--epochs", nargs="*", default=[], metavar="STAGE=N",
-                   help=f"override max_epoch of stages ({', '.join(STAGES)})")
+                   help=f"N full passes over the training data for these stages ({', '.join(STAGES)}): "
+                   "max_epoch N, and num_iters_per_epoch unset where the preset shortens its epochs")
     p.add_argument("--train_mode", choices=MODES, default=d.train_mode,
                    help="how pretraining and IA-SFT run (train_method --mode): lockstep runs them side by "
                    "side with the swaps replay mode gives (reproducible); replay one after the other")
     p.add_argument("--conf_dir", type=Path, default=d.conf_dir,
-                   help="stage configs (default: the tiny preset shipped in the package)")
+                   help="stage configs and decode.yaml (default: the tiny preset shipped in the package)")
     p.add_argument("--grpo_updates", type=int, default=d.grpo_updates,
                    help="after the demo: this many GRPO updates and, as the control, as many continued "
                    "joint-SFT updates from the joint-SFT model, both decoded and compared (0: skip; about "

@@ -85,7 +85,9 @@ def get_parser() -> argparse.ArgumentParser:
     add("--maxlenratio", type=float, default=0.0, help="ignored; see --decoding_guard_conf")
     add("--minlenratio", type=float, default=0.0, help="ignored")
     add("--penalty", type=float, default=0.0, help="ignored")
-    add("--ctc_weight", type=float, default=0.0, help="must be 0 (no CTC rescoring)")
+    add("--ctc_weight", type=float, default=0.0,
+        help="joint decoding: the beam's N-best rescored by (1 - w) log P_LLM + w log P_CTC(phones) "
+        "with the model's phone-CTC head (needs --beam_size > 1 and a trained head); 0: the LLM alone")
     add("--lm_weight", type=float, default=0.0, help="ignored")
     add("--ngram_weight", type=float, default=0.0, help="ignored")
     add("--decoding_guard_conf", action=NestedDictAction, default=dict(),
@@ -104,8 +106,6 @@ def check_options(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name} is not supported by LLM-ASR decoding (the LLM is the LM)")
     if args.nbest != 1:
         raise ValueError(f"--nbest {args.nbest}: only 1-best output is supported")
-    if args.ctc_weight:
-        raise ValueError("--ctc_weight must be 0: LLM-ASR decoding does no CTC rescoring")
     if args.ngpu > 1:
         raise ValueError("--ngpu > 1 is not supported for decoding; split the data (asr.sh does)")
 
@@ -189,7 +189,8 @@ def load_recognizer(args: argparse.Namespace, device: str):
     """The recognizer of ``--model_tag`` (a pack) or of ``--asr_train_config`` + ``--asr_model_file``."""
     from espnet_llm_entropy.speech2text import LLMSpeech2Text
 
-    kwargs = dict(device=device, beam_size=args.beam_size, decoding_guard_conf=args.decoding_guard_conf)
+    kwargs = dict(device=device, beam_size=args.beam_size, ctc_weight=args.ctc_weight,
+                  decoding_guard_conf=args.decoding_guard_conf)
     if args.model_tag:
         if args.asr_train_config or args.asr_model_file:
             logger.warning("--model_tag %s overrides --asr_train_config/--asr_model_file", args.model_tag)

@@ -168,6 +168,12 @@ class LLMASRModel(AbsESPnetModel):
         hyps = greedy_ctc_decode(self.ctc_head(enc), enc_lengths)
         return torch.tensor([len(h) for h in hyps], dtype=torch.long)
 
+    def ctc_log_probs(self, enc: torch.Tensor) -> Optional[torch.Tensor]:
+        """Phone-CTC log-posteriors (B, T, V) of encoder output (B, T, D); None without a trained head."""
+        if self.ctc_head is None or not bool(self.ctc_head_trained):
+            return None
+        return self.ctc_head(enc).float().log_softmax(-1)
+
     def speech_embeddings(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -319,8 +325,9 @@ class LLMASRModel(AbsESPnetModel):
                 (``stopping_criteria``, ``logits_processor``, ...).
 
         Returns:
-            token ids: B lists, EOS and what follows removed;
-            scores: B log-probabilities (nats) of the kept tokens plus EOS.
+            token ids: B lists, EOS and what follows removed (B x K with
+            ``num_return_sequences=K``: each input's K together, best first);
+            scores: as many log-probabilities (nats) of the kept tokens plus EOS.
         """
         emb, emb_lengths = self.adaptor(enc, enc_lengths)
         hyps = self.generate_from_embeddings(

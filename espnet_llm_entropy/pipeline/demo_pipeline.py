@@ -11,8 +11,14 @@ the demo runs again in the same directory):
                 pretraining, alignment and IA-SFT with hot-swaps (asr.sh
                 stage 11); by default in lockstep mode: the LLM is built
                 and then alignment and IA-SFT run beside pretraining, one
-                CPU thread each, with the swaps replay mode gives
-5. ``final_stages``: three independent jobs at the same time, one CPU
+                CPU thread each, with the swaps replay mode gives; once
+                pretraining has finished, the error diagnosis runs on the
+                thread it leaves (:mod:`~espnet_llm_entropy.pipeline.after_pretraining`;
+                in replay mode after the training): where the error comes
+                from, the encoder's phone error rate, the LLM side on a
+                perfect encoder, the LLM's perplexity (the full model's
+                figure comes from ``joint_sft``'s scores)
+5. ``final_stages``: two independent jobs at the same time, one CPU
                 thread each (:data:`ONE_THREAD`):
 
    * ``joint_sft``  the last training stage; then the CTC-evidence gate's
@@ -23,10 +29,7 @@ the demo runs again in the same directory):
    * ``robustness`` joint SFT again with silence/noise augmentation and
      non-speech examples (from the same IA-SFT model), its gate calibrated,
      decoded and scored, so the report compares hallucination with and
-     without them;
-   * ``diagnose``   where the error comes from: the encoder's phone error
-     rate, the LLM side on a perfect encoder, the LLM's perplexity (the
-     full model's figure comes from ``joint_sft``'s scores).
+     without them.
 
 6. ``curves``   learning curves: dev PER of pretraining, dev token accuracy
                 of the LLM stages, per update step
@@ -65,12 +68,15 @@ from espnet_llm_entropy.fileio.atomic import write_text_atomic
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.machine_info import cpu_time_counters, stolen_percent
 from espnet_llm_entropy.pipeline import espnet_steps
+from espnet_llm_entropy.pipeline.after_pretraining import JobAfterPretraining
 from espnet_llm_entropy.train.hot_swap import CONCURRENT_MODES
 from espnet_llm_entropy.train.stage_schedule import STAGES
 
 CONF_DIR = preset_dir("tiny")
 # stages the ``train`` step runs, which the robustness retraining shares with the main run
 SHARED_STAGES = ("pretrain", "align", "ia_sft")
+#: The error diagnosis: a part of ``train`` (``timings.json``: ``train/diagnose``; marker ``.done/train.diagnose``).
+DIAGNOSE = "diagnose"
 #: The pack of the final model (ESPnet's format, base LLM inside), relative to the demo folder.
 PACK_FILE = "pack/joint_sft.zip"
 # log lines echoed to the console while a step runs
@@ -187,7 +193,7 @@ class Demo:
             ("stats", self.collect_stats),
             ("train", self.train),
             ("final_stages", ParallelSteps((
-                ("joint_sft", self.joint_sft), ("robustness", self.robustness), ("diagnose", self.diagnose),
+                ("joint_sft", self.joint_sft), ("robustness", self.robustness),
             ), then=self.add_full_model_to_diagnosis)),
             ("curves", self.learning_curves),
             ("analyze", self.analyze),
@@ -250,19 +256,9 @@ class Demo:
             if marker(name).exists():
                 print(f"    [{name}] already done", flush=True)
 
-        def member(name: str, fn: Callable[[], None]) -> None:
-            self._member.env = {**os.environ, **ONE_THREAD}
-            self._member.tag = name
-            start, counters = time.time(), cpu_time_counters()
-            print(f"    [{name}] started", flush=True)
-            fn()
-            self._record(f"{group}{MEMBER_SEP}{name}", time.time() - start, counters)
-            marker(name).touch()
-            print(f"    [{name}] done in {time.time() - start:.0f} s", flush=True)
-
         failed = []
         with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-            futures = {name: pool.submit(member, name, fn) for name, fn in todo}
+            futures = {name: pool.submit(self._run_member, group, name, fn, marker(name)) for name, fn in todo}
         for name, future in futures.items():
             if future.exception() is not None:
                 logging.error("%s: %s failed: %s", group, name, future.exception())
@@ -273,6 +269,18 @@ class Demo:
                                f"first error: {failed[0][1]}") from failed[0][1]
         if steps.then is not None:
             steps.then()
+
+    def _run_member(self, group: str, name: str, fn: Callable[[], None], marker: Path) -> None:
+        """One member of ``group`` in this thread: its subprocesses on :data:`ONE_THREAD`, its wall
+        time recorded as ``<group>/<name>``, ``marker`` touched when it has finished."""
+        self._member.env = {**os.environ, **ONE_THREAD}
+        self._member.tag = name
+        start, counters = time.time(), cpu_time_counters()
+        print(f"    [{name}] started", flush=True)
+        fn()
+        self._record(f"{group}{MEMBER_SEP}{name}", time.time() - start, counters)
+        marker.touch()
+        print(f"    [{name}] done in {time.time() - start:.0f} s", flush=True)
 
     def _run(self, module: str, args: List, log: Path) -> None:
         """``module`` as a subprocess, its log in ``log`` (in a parallel member: one CPU thread)."""
@@ -330,7 +338,7 @@ class Demo:
             args += [f"--{stage}_config", self.conf.conf_dir / stage_config_name(stage)]
             opts = extra_args.get(stage, "")
             if stage in self.conf.epochs:
-                opts += f" --max_epoch {self.conf.epochs[stage]}"
+                opts += f" --max_epoch {self.conf.epochs[stage]} --num_iters_per_epoch none"
             if opts.strip():
                 args += [f"--{stage}_args", opts.strip()]
         return args
@@ -342,8 +350,18 @@ class Demo:
         pretraining runs on the other towards encoder v1; alignment, the first stage that loads
         the LLM, waits for it (``train_method --llm_builder_pid``). In replay mode it is built first.
         """
-        pretrain = f"--nonspeech_examples_conf noise_scp={self.data / 'noise.scp'}"
-        args = self._method_args(self.exp, {"pretrain": pretrain}) + ["--stages", *SHARED_STAGES]
+        extra = {"pretrain": f"--nonspeech_examples_conf noise_scp={self.data / 'noise.scp'}"}
+        diagnosis_marker = self.root / ".done" / f"train.{DIAGNOSE}"
+        diagnosis = None
+        if self.conf.train_mode in CONCURRENT_MODES and not diagnosis_marker.exists():
+            # the diagnosis takes the thread pretraining leaves, so IA-SFT keeps its one thread
+            extra["ia_sft"] = "--hot_swap_conf cpu_threads_after_final=1"
+            diagnosis = JobAfterPretraining(
+                lambda: self._run_member("train", DIAGNOSE, self.diagnose, diagnosis_marker),
+                self.exp / "pretrain" / "encoder_versions", needs=[self.exp / "ia_sft" / "config.yaml"],
+            ).start()
+            print("    diagnosis: starts once pretraining has finished, beside IA-SFT", flush=True)
+        args = self._method_args(self.exp, extra) + ["--stages", *SHARED_STAGES]
         llm_log, builder = self.root / "llm.log", None
         if not (self.root / "llm" / "config.json").is_file():
             if self.conf.train_mode in CONCURRENT_MODES:
@@ -358,6 +376,8 @@ class Demo:
             self._run("train_method", args, self.exp / "train_method.log")
             trained = True
         finally:
+            if diagnosis is not None:
+                diagnosis.training_ended(trained)
             if builder is not None:
                 if not trained and builder.poll() is None:
                     builder.terminate()  # the training failed (its error says why); the LLM is not needed now
@@ -366,6 +386,13 @@ class Demo:
         report = self.root / "llm" / "lm_report.json"
         if report.is_file():
             self._record(f"train{MEMBER_SEP}llm", json.loads(report.read_text())["elapsed_s"], None)
+        if diagnosis is not None:
+            diagnosis.join()
+        elif not diagnosis_marker.exists():  # replay mode: after the training, on every thread
+            start = time.time()
+            self.diagnose()
+            self._record(f"train{MEMBER_SEP}{DIAGNOSE}", time.time() - start, None)
+            diagnosis_marker.touch()
 
     def joint_sft(self) -> None:
         """Joint SFT from the IA-SFT model, then its gate calibration, decodings and scores."""
@@ -400,7 +427,7 @@ class Demo:
             asr_train_config=exp_dir / "config.yaml", asr_model_file=model_file or best, data_root=self.data,
             out_dir=out_root, sets=sets, nogate_sets=[s for s in ("test", "nonspeech") if s in sets],
             calibration_speech_dir=self.data / "dev", calibration_nonspeech_dir=self.data / "nonspeech_dev",
-            batch_size=self.conf.decode_batch_size,
+            batch_size=self.conf.decode_batch_size, decode_config=self.conf.conf_dir / "decode.yaml",
         )
         self._run("decode_with_gate", job_arguments(job), out_root.with_name(out_root.name + ".log"))
 
@@ -440,7 +467,7 @@ class Demo:
         self._run("diagnose_errors", args, self.root / "diagnosis.log")
 
     def add_full_model_to_diagnosis(self) -> None:
-        """(c) of the diagnosis: the full model's test scores (``joint_sft`` ran beside ``diagnose``)."""
+        """(c) of the diagnosis: the full model's test scores (``joint_sft`` ran after ``diagnose``)."""
         path = self.root / "diagnosis" / "diagnosis.json"
         diagnosis = json.loads(path.read_text())
         diagnosis["c_full_model"] = json.loads((self.root / "scores.json").read_text()).get("test")

@@ -22,7 +22,7 @@ import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from espnet_llm_entropy.pipeline import espnet_steps
 
@@ -50,6 +50,9 @@ class GatedDecodingJob:
         calibration_speech_dir / calibration_nonspeech_dir: dev speech and dev non-speech
             the threshold is chosen on (never a test set).
         batch_size: decoding batch size.
+        decode_config: a decoding config (``--config`` of ``llm_asr_inference``: beam size,
+            CTC weight, guards); None: the decoder's defaults (greedy). The calibrated
+            threshold and ``ctc_gate=false`` are set on top of it.
     """
 
     asr_train_config: Path
@@ -61,12 +64,15 @@ class GatedDecodingJob:
     calibration_nonspeech_dir: Path
     nogate_sets: List[str] = field(default_factory=list)
     batch_size: int = 16
+    decode_config: Optional[Path] = None
 
     def check(self) -> None:
         """Raise FileNotFoundError naming the first missing input."""
         for name, path in (("asr_train_config", self.asr_train_config), ("asr_model_file", self.asr_model_file)):
             if not Path(path).is_file():
                 raise FileNotFoundError(f"--{name} {path}: no such file")
+        if self.decode_config is not None and not Path(self.decode_config).is_file():
+            raise FileNotFoundError(f"--decode_config {self.decode_config}: no such file")
         for name, path in (("calibration_speech_dir", self.calibration_speech_dir),
                            ("calibration_nonspeech_dir", self.calibration_nonspeech_dir)):
             if not (Path(path) / "wav.scp").is_file():
@@ -114,13 +120,14 @@ def decode_with_calibrated_gate(job: GatedDecodingJob) -> int:
     threshold = int(result["calibration"]["min_ctc_phones"])
     runs = [(out_dir, name, f"min_ctc_phones={threshold}") for name in job.sets]
     runs += [(nogate_dir(out_dir), name, "ctc_gate=false") for name in job.nogate_sets]
+    config = ["--config", str(job.decode_config)] if job.decode_config is not None else []
     for root, name, guard in runs:
         out = root / name
         if out.exists():
             shutil.rmtree(out)
         logging.warning("decoding %s with --decoding_guard_conf %s into %s", name, guard, out)
         espnet_steps.decode(Path(job.asr_train_config).parent, Path(job.asr_model_file), Path(job.data_root) / name,
-                            out, job.batch_size, extra=["--decoding_guard_conf", guard], in_process=True)
+                            out, job.batch_size, extra=[*config, "--decoding_guard_conf", guard], in_process=True)
     return threshold
 
 
@@ -133,4 +140,6 @@ def job_arguments(job: GatedDecodingJob) -> Sequence[str]:
             "--batch_size", job.batch_size, "--sets", *job.sets]
     if job.nogate_sets:
         args += ["--nogate_sets", *job.nogate_sets]
+    if job.decode_config is not None:
+        args += ["--decode_config", job.decode_config]
     return [str(a) for a in args]

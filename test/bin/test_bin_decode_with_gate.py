@@ -42,6 +42,7 @@ def test_help_names_the_layout():
     ({"calibration_nonspeech_dir": "missing"}, "--calibration_nonspeech_dir missing"),
     ({"sets": ["test", "an4"]}, "an4"),
     ({"nogate_sets": ["other"]}, "other"),
+    ({"decode_config": "no_decode.yaml"}, "--decode_config no_decode.yaml"),
 ])
 def test_a_missing_input_is_an_error_naming_it_and_nothing_is_written(tmp_path, change, named):
     job = _job(tmp_path, **change)
@@ -63,3 +64,26 @@ def test_job_arguments_round_trip_through_the_parser(tmp_path):
     args = get_parser().parse_args(job_arguments(job))
     assert args.sets == ["test", "nonspeech"] and args.nogate_sets == []
     assert args.out_dir == job.out_dir and args.batch_size == job.batch_size
+
+
+def test_the_decode_config_reaches_every_decoding_under_the_per_run_guard(tmp_path, monkeypatch):
+    """``--decode_config`` goes to every llm_asr_inference run, before the threshold or ctc_gate=false."""
+    from espnet_llm_entropy.pipeline import espnet_steps, gated_decoding
+
+    config = tmp_path / "decode.yaml"
+    config.write_text("beam_size: 4\nctc_weight: 0.3\n")
+    job = _job(tmp_path, decode_config=config)
+    assert get_parser_args(job).decode_config == config
+    seen = []
+    monkeypatch.setattr(gated_decoding, "calibrate_gate_to_file",
+                        lambda *a, **k: {"calibration": {"min_ctc_phones": 3}})
+    monkeypatch.setattr(espnet_steps, "decode", lambda *a, extra, **k: seen.append(list(extra)))
+    assert gated_decoding.decode_with_calibrated_gate(job) == 3
+    assert seen == [["--config", str(config), "--decoding_guard_conf", "min_ctc_phones=3"],
+                    ["--config", str(config), "--decoding_guard_conf", "ctc_gate=false"]]
+
+
+def get_parser_args(job):
+    from espnet_llm_entropy.bin.decode_with_gate import get_parser
+
+    return get_parser().parse_args(job_arguments(job))

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from espnet_llm_entropy.bin.demo import main as demo_main
 from espnet_llm_entropy.evaluation.asr_scoring import results_table, score_by_language
@@ -61,9 +62,10 @@ def test_every_step_is_timed_with_the_cpu_time_stolen_from_it(demo_dir):
     from espnet_llm_entropy.machine_info import cpu_time_counters
 
     timings = json.loads((demo_dir / "timings.json").read_text())
-    members = {f"final_stages/{m}" for m in ("joint_sft", "robustness", "diagnose")}
-    assert {"corpus", "train", "train/llm", "final_stages", "report"} | members <= set(timings)
+    members = {f"final_stages/{m}" for m in ("joint_sft", "robustness")}
+    assert {"corpus", "train", "train/llm", "train/diagnose", "final_stages", "report"} | members <= set(timings)
     assert timings["train/llm"] < timings["train"]  # built beside pretraining
+    assert timings["train/diagnose"] < timings["train"]  # beside IA-SFT, once pretraining had finished
     # the group's wall time covers its members, which ran side by side
     assert max(timings[m] for m in members) <= timings["final_stages"] < sum(timings[m] for m in members) + 5
     report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
@@ -136,6 +138,9 @@ def test_four_stages_ran_with_hot_swaps_and_analysis(demo_dir):
     # lockstep: pretraining ran as its own process beside alignment and IA-SFT, one thread each
     log = (demo_dir / "exp" / "train_method.log").read_text()
     assert re.search(r"lockstep mode (on the CPU: pretraining on \d+ thread|on one CPU thread)", log)
+    # the diagnosis took the thread pretraining left, so IA-SFT kept one
+    ia_sft = yaml.safe_load((demo_dir / "exp" / "ia_sft" / "config.yaml").read_text())
+    assert ia_sft["hot_swap_conf"]["cpu_threads_after_final"] == 1
     metrics = json.loads((demo_dir / "analysis" / "metrics.json").read_text())
     assert metrics
     pngs = list((demo_dir / "analysis").glob("*.png"))

@@ -26,7 +26,8 @@ def _joint_sft(tiny_exp, out, extra):
     return espnet_steps.train(
         REPO_CONF / "tiny" / "joint_sft.yaml", tiny_exp.phones, tiny_exp.data / "train",
         tiny_exp.data / "dev", tiny_exp.stats, out,
-        extra=["--llm_conf", f"path={tiny_exp.llm_dir}", "--max_epoch", "1", "--batch_size", "4",
+        extra=["--llm_conf", f"path={tiny_exp.llm_dir}", "--max_epoch", "1", "--num_iters_per_epoch", "none",
+               "--batch_size", "4",
                "--drift_conf", "floor=0.0", *extra],
     )
 

@@ -109,7 +109,8 @@ def method_setup(tmp_path_factory):
             # one IA-SFT step per pretraining step: v2..v4 (pretraining steps 4-6) at IA-SFT steps 1-3
             "ia_sft": SMALL_MODEL + ["--max_epoch", "2", "--hot_swap_conf", "check_interval=1",
                                      "--hot_swap_conf", "replay_scale=1.0", "--probe_conf", "num_utts=4"],
-            "joint_sft": SMALL_MODEL + ["--max_epoch", "2", "--model_conf", "ctc_head_hidden_size=32",
+            "joint_sft": SMALL_MODEL + ["--max_epoch", "2", "--num_iters_per_epoch", "none",
+                                        "--model_conf", "ctc_head_hidden_size=32",
                                         "--drift_conf", "floor=1.0",
                                         "--drift_conf", "action=lower_lr", "--probe_conf", "num_utts=4"],
         },
