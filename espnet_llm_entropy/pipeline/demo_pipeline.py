@@ -353,9 +353,11 @@ class Demo:
         extra = {"pretrain": f"--nonspeech_examples_conf noise_scp={self.data / 'noise.scp'}"}
         diagnosis_marker = self.root / ".done" / f"train.{DIAGNOSE}"
         diagnosis = None
-        if self.conf.train_mode in CONCURRENT_MODES and not diagnosis_marker.exists():
-            # the diagnosis takes the thread pretraining leaves, so IA-SFT keeps its one thread
+        if self.conf.train_mode in CONCURRENT_MODES:
+            # the diagnosis takes the thread pretraining leaves, so IA-SFT keeps its one thread (also
+            # when a resumed run has its diagnosis already: the same arithmetic as without a resume)
             extra["ia_sft"] = "--hot_swap_conf cpu_threads_after_final=1"
+        if self.conf.train_mode in CONCURRENT_MODES and not diagnosis_marker.exists():
             diagnosis = JobAfterPretraining(
                 lambda: self._run_member("train", DIAGNOSE, self.diagnose, diagnosis_marker),
                 self.exp / "pretrain" / "encoder_versions", needs=[self.exp / "ia_sft" / "config.yaml"],
