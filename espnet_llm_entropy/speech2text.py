@@ -287,6 +287,7 @@ class LLMSpeech2Text:
         """
         from espnet_llm_entropy.decoding import build_logits_processors, build_stopping_criteria
         from espnet_llm_entropy.decoding.evidence_gate import gate_keep_mask
+        from espnet_llm_entropy.models.ctc_head import greedy_ctc_lengths
 
         results: List[Optional[Hypothesis]] = [None] * len(waves)
         prepared = self._prepared_batch(waves, sample_rates, keys)
@@ -297,7 +298,8 @@ class LLMSpeech2Text:
             rows, lengths = prepared.rows, prepared.lengths
             enc, enc_lengths = self._encode(prepared)
             budgets = self.guard.max_new_tokens_for_durations(lengths.double() / self.sample_rate)
-            counts = self.model.ctc_phone_counts(enc, enc_lengths)
+            log_probs = self.model.ctc_log_probs(enc)  # the gate's evidence and the rescoring's CTC term
+            counts = None if log_probs is None else greedy_ctc_lengths(log_probs, enc_lengths)
             keep = torch.ones(len(rows), dtype=torch.bool)
             if counts is not None:
                 if self.guard.ctc_gate:
@@ -320,16 +322,15 @@ class LLMSpeech2Text:
                     stopping_criteria=build_stopping_criteria(self.guard, 0, kept_budgets),
                     logits_processor=build_logits_processors(self.guard), **extra,
                 )
-                log_probs = self.model.ctc_log_probs(kept_enc) if self.rescorer is not None else None
                 for n, j in enumerate(kept.tolist()):
                     evidence = None if counts is None else int(counts[j])
                     span = slice(n * nbest, (n + 1) * nbest)  # generate returns each input's N-best together
-                    if log_probs is None:
+                    if self.rescorer is None:
                         results[rows[j]] = self._hypothesis(
                             self.guard.postprocess(ids[n]), scores[n], evidence, keys[rows[j]])
-                    else:
+                    else:  # the constructor made sure the head is trained, so log_probs is set
                         results[rows[j]] = self._rescored(
-                            ids[span], scores[span], log_probs[n, : int(kept_lengths[n])], evidence, keys[rows[j]])
+                            ids[span], scores[span], log_probs[j, : int(enc_lengths[j])], evidence, keys[rows[j]])
         return results
 
     def _rescored(

@@ -86,3 +86,12 @@ def greedy_ctc_decode(logits: torch.Tensor, lengths: torch.Tensor) -> list:
     keep &= best != 0
     keep &= torch.arange(best.size(1), device=best.device)[None] < lengths[:, None]
     return [best[i][keep[i]].tolist() for i in range(best.size(0))]
+
+
+def greedy_ctc_lengths(logits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B,) long: how many phones best-path decoding finds in each of the B utterances.
+
+    Args:
+        logits: (B, T, V) scores or log-posteriors (the argmax is the same); lengths: (B,).
+    """
+    return torch.tensor([len(h) for h in greedy_ctc_decode(logits, lengths)], dtype=torch.long)

@@ -28,7 +28,7 @@ from espnet_llm_entropy.models.adaptor import AbsAdaptor
 from espnet_llm_entropy.models.ctc_head import (
     MLPCTCHead,
     ctc_loss_from_logits,
-    greedy_ctc_decode,
+    greedy_ctc_lengths,
 )
 from espnet_llm_entropy.models.hf_causal_lm import (
     HFCausalLM,
@@ -163,10 +163,8 @@ class LLMASRModel(AbsESPnetModel):
         Args:
             enc: (B, T, D) encoder output; enc_lengths: (B,) valid frames.
         """
-        if self.ctc_head is None or not bool(self.ctc_head_trained):
-            return None
-        hyps = greedy_ctc_decode(self.ctc_head(enc), enc_lengths)
-        return torch.tensor([len(h) for h in hyps], dtype=torch.long)
+        log_probs = self.ctc_log_probs(enc)
+        return None if log_probs is None else greedy_ctc_lengths(log_probs, enc_lengths)
 
     def ctc_log_probs(self, enc: torch.Tensor) -> Optional[torch.Tensor]:
         """Phone-CTC log-posteriors (B, T, V) of encoder output (B, T, D); None without a trained head."""

@@ -1,11 +1,11 @@
 """A job that starts once pretraining has finished, while the SFT stages still train.
 
-In the demo's lockstep mode pretraining ends well before IA-SFT does. From
-then on the SFT process would take both CPU threads, which speeds it up by
-only about a quarter, so the error diagnosis (which needs the finished
-pretraining and nothing the SFT stages produce later) runs on the second
-thread instead of competing with joint SFT and the robustness retraining
-afterwards.
+In the demo's lockstep mode pretraining ends well before IA-SFT does. The
+error diagnosis (which needs the finished pretraining and nothing the SFT
+stages produce later) then runs on the thread pretraining leaves, instead
+of as a third job beside joint SFT and the robustness retraining on two
+cores. IA-SFT keeps one thread; what that costs it is measured in
+``docs/demo.md`` ("Time").
 
 Pretraining counts as finished when its publisher's ``writer.json`` says
 ``finished`` and the process that wrote it has exited (so every checkpoint

@@ -357,12 +357,12 @@ class Demo:
             # the diagnosis takes the thread pretraining leaves, so IA-SFT keeps its one thread (also
             # when a resumed run has its diagnosis already: the same arithmetic as without a resume)
             extra["ia_sft"] = "--hot_swap_conf cpu_threads_after_final=1"
-        if self.conf.train_mode in CONCURRENT_MODES and not diagnosis_marker.exists():
-            diagnosis = JobAfterPretraining(
-                lambda: self._run_member("train", DIAGNOSE, self.diagnose, diagnosis_marker),
-                self.exp / "pretrain" / "encoder_versions", needs=[self.exp / "ia_sft" / "config.yaml"],
-            ).start()
-            print("    diagnosis: starts once pretraining has finished, beside IA-SFT", flush=True)
+            if not diagnosis_marker.exists():
+                diagnosis = JobAfterPretraining(
+                    lambda: self._run_member("train", DIAGNOSE, self.diagnose, diagnosis_marker),
+                    self.exp / "pretrain" / "encoder_versions", needs=[self.exp / "ia_sft" / "config.yaml"],
+                ).start()
+                print("    diagnosis: starts once pretraining has finished, beside IA-SFT", flush=True)
         args = self._method_args(self.exp, extra) + ["--stages", *SHARED_STAGES]
         llm_log, builder = self.root / "llm.log", None
         if not (self.root / "llm" / "config.json").is_file():
