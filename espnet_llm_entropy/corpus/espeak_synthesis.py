@@ -7,13 +7,19 @@ reads them correctly. A code-switched sentence is therefore synthesized run
 by run: Chinese runs with the Mandarin voice, English runs with the
 speaker's English voice (same variant, pitch and speed), trimmed and joined
 with a short pause.
+
+A run is spoken by a :data:`RunSynthesizer`: :func:`command_line_synthesizer`
+(one ``espeak-ng`` process per run) or :func:`library_synthesizer` (a fork
+server around libespeak-ng, :mod:`~espnet_llm_entropy.corpus.espeak_fork_server`,
+which gives the same samples without a process start per run).
 """
 
+import functools
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
@@ -23,6 +29,9 @@ from espnet_llm_entropy.corpus.wav_io import (
     resample,
     write_pcm16_wav,
 )
+
+#: Speaks one run: (voice, text, pitch, speed) -> (T,) float32 samples at 16 kHz.
+RunSynthesizer = Callable[[str, str, int, int], np.ndarray]
 
 ESPEAK_BINARY = "espeak-ng"
 MANDARIN_VOICE = "cmn-latn-pinyin"
@@ -54,11 +63,20 @@ def find_espeak() -> str:
     return path
 
 
+def _version_line(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, check=True)
+    return out.stdout.decode("utf-8", "replace").strip().splitlines()[0]
+
+
 def espeak_version(binary: str) -> str:
     """First line of ``espeak-ng --version``, e.g. "eSpeak NG text-to-speech: 1.51"."""
-    out = subprocess.run([binary, "--version"], capture_output=True, check=True)
-    line = out.stdout.decode("utf-8", "replace").strip().splitlines()[0]
-    return line.split("Data at:")[0].strip()
+    return _version_line(binary).split("Data at:")[0].strip()
+
+
+def espeak_data_dir(binary: str) -> str:
+    """The voice data directory ``espeak-ng --version`` names ("" when it names none)."""
+    parts = _version_line(binary).split("Data at:")
+    return parts[1].strip() if len(parts) > 1 else ""
 
 
 def _listed(binary: str, spec: str, column: int) -> List[str]:
@@ -114,7 +132,7 @@ class UtterancePlan:
 
 
 def synthesize_run(binary: str, voice: str, text: str, pitch: int, speed: int) -> np.ndarray:
-    """Speak one run of text; returns (T,) float32 at 16 kHz."""
+    """Speak one run of text with the ``binary`` command line; returns (T,) float32 at 16 kHz."""
     cmd = [binary, "-v", voice, "-p", str(pitch), "-s", str(speed), "-b", "1", "--stdout"]
     proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True)
     if proc.returncode != 0:
@@ -124,6 +142,18 @@ def synthesize_run(binary: str, voice: str, text: str, pitch: int, speed: int) -
         )
     samples, rate = parse_pcm16_wav_bytes(proc.stdout, f"espeak-ng output for {text!r}")
     return resample(samples, rate, SAMPLE_RATE)
+
+
+def command_line_synthesizer(binary: str) -> RunSynthesizer:
+    """Runs spoken by one ``binary`` process each."""
+    return functools.partial(synthesize_run, binary)
+
+
+def library_synthesizer(server) -> RunSynthesizer:
+    """Runs spoken by an :class:`~espnet_llm_entropy.corpus.espeak_fork_server.EspeakForkServer`."""
+    def speak(voice: str, text: str, pitch: int, speed: int) -> np.ndarray:
+        return resample(server.speak(voice, text, pitch, speed), server.sample_rate, SAMPLE_RATE)
+    return speak
 
 
 def trim_silence(samples: np.ndarray) -> np.ndarray:
@@ -137,8 +167,8 @@ def trim_silence(samples: np.ndarray) -> np.ndarray:
     return samples[max(0, loud[0] - margin): loud[-1] + 1 + margin]
 
 
-def render_utterance(plan: UtterancePlan, binary: str, wav_path: Path) -> float:
-    """Synthesize, assemble and write one utterance as a 16 kHz wav file.
+def render_utterance(plan: UtterancePlan, speak: RunSynthesizer, wav_path: Path) -> float:
+    """Synthesize (each run with ``speak``), assemble and write one utterance as a 16 kHz wav file.
 
     Returns:
         its duration in seconds.
@@ -146,7 +176,7 @@ def render_utterance(plan: UtterancePlan, binary: str, wav_path: Path) -> float:
     gap = np.zeros(int(round(plan.gap_s * SAMPLE_RATE)), dtype=np.float32)
     pieces: List[np.ndarray] = [np.zeros(int(round(plan.pad_before_s * SAMPLE_RATE)), np.float32)]
     for i, (voice, text) in enumerate(plan.runs):
-        speech = trim_silence(synthesize_run(binary, voice, text, plan.pitch, plan.speed))
+        speech = trim_silence(speak(voice, text, plan.pitch, plan.speed))
         if speech.size == 0:
             raise RuntimeError(f"{plan.utt_id}: espeak-ng produced silence for {text!r} ({voice})")
         if i:

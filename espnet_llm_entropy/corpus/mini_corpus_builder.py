@@ -55,6 +55,7 @@ from espnet_llm_entropy.corpus.nonspeech_set import (
     nonspeech_test_items,
 )
 from espnet_llm_entropy.corpus.speaker_profiles import VOICE_VARIANTS
+from espnet_llm_entropy.corpus.synthesizer_pool import SynthesizerPool
 from espnet_llm_entropy.corpus.speech_planning import PlannedUtterance, plan_speech_splits
 from espnet_llm_entropy.corpus.wav_io import SAMPLE_RATE, parse_pcm16_wav_bytes, write_pcm16_wav
 from espnet_llm_entropy.fileio.atomic import (
@@ -140,25 +141,31 @@ def _render_speech(planned: Dict[str, List[PlannedUtterance]], tmp_wavs: Dict[st
                    binary: str, nj: int, show_progress: bool) -> Dict[str, float]:
     """Render every planned utterance into its split's temporary wav dir.
 
-    Threads suffice: the work happens in the espeak-ng child processes.
+    Threads suffice: the work happens in espeak-ng processes (fork servers or
+    the command line, :class:`SynthesizerPool`), one per thread.
 
     Returns:
         {utt_id: duration in seconds}
     """
     jobs = [(p.plan, tmp_wavs[split] / f"{p.utt_id}.wav") for split in SPEECH_SPLITS for p in planned[split]]
     durations: Dict[str, float] = {}
-    pool = ThreadPoolExecutor(max_workers=nj)
-    try:
-        results = pool.map(lambda job: (job[0].utt_id, render_utterance(job[0], binary, job[1])), jobs)
-        bar = tqdm(results, total=len(jobs), desc="espeak-ng", unit="utt", disable=not show_progress)
-        for utt_id, duration in bar:
-            durations[utt_id] = duration
-    except BaseException:
-        # Ctrl-C or a failed utterance: drop the queued work instead of
-        # synthesizing the rest before exiting
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    with SynthesizerPool(binary) as synthesizers:
+        pool = ThreadPoolExecutor(max_workers=nj)
+
+        def render(job):
+            return job[0].utt_id, render_utterance(job[0], synthesizers.synthesizer(), job[1])
+
+        try:
+            results = pool.map(render, jobs)
+            bar = tqdm(results, total=len(jobs), desc="espeak-ng", unit="utt", disable=not show_progress)
+            for utt_id, duration in bar:
+                durations[utt_id] = duration
+        except BaseException:
+            # Ctrl-C or a failed utterance: drop the queued work instead of
+            # synthesizing the rest before exiting
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     return durations
 
 

@@ -260,11 +260,11 @@ def test_interrupted_build_leaves_no_data_dir_and_recovers(small_config, espeak_
     real_render = mini_corpus_builder.render_utterance
     calls = []
 
-    def failing_render(plan, binary, wav_path):
+    def failing_render(plan, speak, wav_path):
         calls.append(plan.utt_id)
         if len(calls) == 4:
             raise KeyboardInterrupt
-        return real_render(plan, binary, wav_path)
+        return real_render(plan, speak, wav_path)
 
     config = MiniCorpusConfig(**{**small_config.__dict__, "num_train": 30, "nj": 1})
     monkeypatch.setattr(mini_corpus_builder, "render_utterance", failing_render)

@@ -14,6 +14,7 @@ from espnet_llm_entropy.corpus.espeak_synthesis import (
     MANDARIN_VOICE,
     UtterancePlan,
     check_voices,
+    command_line_synthesizer,
     find_espeak,
     render_utterance,
     trim_silence,
@@ -56,7 +57,7 @@ def test_render_code_switched_utterance(espeak_available, tmp_path):
         utt_id="spk01-x", runs=((f"{MANDARIN_VOICE}+f2", "明天有个"), ("en-us+f2", "meeting")),
         pitch=50, speed=175, gap_s=0.1, pad_before_s=0.2, pad_after_s=0.3, peak_dbfs=-6.0)
     path = tmp_path / "x.wav"
-    duration = render_utterance(plan, find_espeak(), path)
+    duration = render_utterance(plan, command_line_synthesizer(find_espeak()), path)
     audio, rate = soundfile.read(path, dtype="float32")
     info = soundfile.info(str(path))
     assert (rate, info.channels, info.subtype) == (16000, 1, "PCM_16")
@@ -67,7 +68,7 @@ def test_render_code_switched_utterance(espeak_available, tmp_path):
     assert not audio[: int(0.2 * 16000)].any() and not audio[-int(0.3 * 16000):].any()
     assert rms_dbfs(audio) > -35
     # same plan, same bytes
-    render_utterance(plan, find_espeak(), tmp_path / "y.wav")
+    render_utterance(plan, command_line_synthesizer(find_espeak()), tmp_path / "y.wav")
     assert path.read_bytes() == (tmp_path / "y.wav").read_bytes()
 
 
