@@ -10,7 +10,9 @@ the demo runs again in the same directory):
                 the training text and template sentences), then
                 pretraining, alignment and IA-SFT with hot-swaps (asr.sh
                 stage 11); by default in lockstep mode: the LLM is built
-                and then alignment and IA-SFT run beside pretraining, one
+                on one CPU thread from the end of ``corpus`` on (beside
+                ``phones`` and ``stats``, which then keep to the other),
+                and alignment and IA-SFT run beside pretraining, one
                 CPU thread each, with the swaps replay mode gives; once
                 pretraining has finished, the error diagnosis runs on the
                 thread it leaves (:mod:`~espnet_llm_entropy.pipeline.after_pretraining`;
@@ -162,7 +164,7 @@ class DemoConfig:
     llm_vocab_size: int = TemplateLMConfig.vocab_size
     llm_pretrain_steps: int = TemplateLMConfig.steps
     llm_template_sentences: int = TemplateLMConfig.template_sentences
-    oracle_steps: int = 2000
+    oracle_steps: int = 1000
     epochs: Dict[str, int] = field(default_factory=dict)
     train_mode: str = "lockstep"
     conf_dir: Path = CONF_DIR
@@ -207,6 +209,8 @@ class Demo:
         self.timings: Dict[str, float] = {}
         # percent of each step's CPU time the host gave to other guests (virtual machines only)
         self.cpu_steal: Dict[str, float] = {}
+        # the background build of the LLM (concurrent modes), started by the first step that needs it
+        self._llm_builder = None
         # per thread: the environment and console tag of a parallel member's subprocesses
         self._member = threading.local()
         self._lock = threading.Lock()
@@ -303,7 +307,22 @@ class Demo:
             ),
         )
 
+    def _start_llm_builder(self) -> None:
+        """In the concurrent modes: build the LLM in the background on one CPU thread (from the end of
+        ``corpus`` on; ``train`` passes its pid to alignment, which waits for it). Once per process."""
+        if (self.conf.train_mode not in CONCURRENT_MODES or self._llm_builder is not None
+                or (self.root / "llm" / "config.json").is_file()):
+            return
+        log = self.root / "llm.log"
+        self._llm_builder = espnet_steps.start_entry_point("make_tiny_llm", self.llm_args(), log,
+                                                           env={**os.environ, **ONE_THREAD})
+        print(f"    LLM: built in the background from here on (log: {log})", flush=True)
+
+    def _builder_running(self) -> bool:
+        return self._llm_builder is not None and self._llm_builder.poll() is None
+
     def make_phones(self) -> None:
+        self._start_llm_builder()
         espnet_steps.run_entry_point(
             "text_to_phones",
             ["--in", self.data / "train" / "text", "--out", self.root / "train.phn",
@@ -323,10 +342,19 @@ class Demo:
                 c.llm_template_sentences, "--steps", c.llm_pretrain_steps, "--seed", c.seed]
 
     def collect_stats(self) -> None:
-        espnet_steps.collect_stats(
-            self.conf.conf_dir / "pretrain_phoneme_ctc.yaml", self.root / "phones.txt",
-            self.data / "train", self.data / "dev", self.root / "stats", in_process=True,
-        )
+        import torch
+
+        self._start_llm_builder()
+        threads = torch.get_num_threads()
+        if self._builder_running():
+            torch.set_num_threads(1)  # the LLM builder has the other thread
+        try:
+            espnet_steps.collect_stats(
+                self.conf.conf_dir / "pretrain_phoneme_ctc.yaml", self.root / "phones.txt",
+                self.data / "train", self.data / "dev", self.root / "stats", in_process=True,
+            )
+        finally:
+            torch.set_num_threads(threads)
 
     def _method_args(self, exp_dir: Path, extra_args: Dict[str, str]) -> List:
         args = [
@@ -364,15 +392,13 @@ class Demo:
                 ).start()
                 print("    diagnosis: starts once pretraining has finished, beside IA-SFT", flush=True)
         args = self._method_args(self.exp, extra) + ["--stages", *SHARED_STAGES]
-        llm_log, builder = self.root / "llm.log", None
-        if not (self.root / "llm" / "config.json").is_file():
-            if self.conf.train_mode in CONCURRENT_MODES:
-                builder = espnet_steps.start_entry_point("make_tiny_llm", self.llm_args(), llm_log,
-                                                         env={**os.environ, **ONE_THREAD})
-                args += ["--llm_builder_pid", builder.pid]
-                print(f"    LLM: built beside pretraining (log: {llm_log})", flush=True)
-            else:
-                self.make_llm()
+        llm_log = self.root / "llm.log"
+        self._start_llm_builder()  # a no-op when it runs already, or in replay mode
+        builder = self._llm_builder
+        if builder is not None:
+            args += ["--llm_builder_pid", builder.pid]
+        elif not (self.root / "llm" / "config.json").is_file():
+            self.make_llm()
         trained = False
         try:
             self._run("train_method", args, self.exp / "train_method.log")
