@@ -7,7 +7,11 @@
     perplexity on the test transcripts (its language prior);
 (c) the full model: its test error rates (decoded by the caller, passed in).
 
-:func:`diagnose_errors` writes ``diagnosis.json`` and returns it.
+:func:`diagnose_errors` writes ``diagnosis.json`` and returns it. Its two
+sides can also run apart, each as soon as its inputs exist (the demo runs
+the LLM side once the LLM is built, the speech side once pretraining has
+finished): :func:`diagnose_part` writes ``<part>_side.json``
+(:data:`PARTS`), :func:`merge_parts` joins them into ``diagnosis.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 import time
 from argparse import Namespace
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from espnet_llm_entropy.analysis.oracle_llm_side import (
     OracleItem,
@@ -30,6 +34,9 @@ from espnet_llm_entropy.analysis.phone_error_rate import phone_error_rate
 
 #: encoder frame rate of the 4x-subsampled 100 Hz fbank (frames per second)
 ENCODER_FRAME_RATE = 25.0
+#: The sides of the diagnosis that can run apart: (a) the speech side, (b) the LLM side.
+PARTS = ("encoder", "llm")
+DIAGNOSIS_FILE = "diagnosis.json"
 
 
 def oracle_items(args, data_dir: Path, frame_rate: float = ENCODER_FRAME_RATE) -> List[OracleItem]:
@@ -74,6 +81,27 @@ def load_training_args(exp_dir: Path) -> Namespace:
         return Namespace(**yaml.safe_load(f))
 
 
+def parse_training_args(argv: Sequence[str]) -> Namespace:
+    """The training namespace ``llm_asr_train argv`` would train with (its ``--config`` YAML under the
+    command-line options), before the experiment exists; the token list is read into a list, as in the
+    experiment's ``config.yaml``.
+
+    Raises:
+        FileNotFoundError: the token list named by ``--token_list`` is missing.
+    """
+    import espnet_llm_entropy
+    from espnet_llm_entropy.tasks.llm_asr import LLMASRTask
+
+    espnet_llm_entropy.register()
+    args = LLMASRTask.get_parser().parse_args(list(argv))
+    if isinstance(args.token_list, (str, Path)):
+        path = Path(args.token_list)
+        if not path.is_file():
+            raise FileNotFoundError(f"--token_list {path}: no such file (the phone inventory)")
+        args.token_list = [line.rstrip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return args
+
+
 def oracle_error_rates(
     sft_exp: Union[Path, Namespace], train_dir: Path, test_dir: Path, out_dir: Path, steps: int,
     batch_size: int = 16, lr: float = 3e-3, seed: int = 0, llm_conf: Optional[Dict] = None,
@@ -114,8 +142,72 @@ def oracle_error_rates(
     }
 
 
+def encoder_side(pretrain_exp: Path, test_dir: Path) -> Dict:
+    """(a): the greedy CTC phone error rate of ``pretrain_exp`` on ``test_dir``."""
+    logging.info("diagnosis (a): phone error rate of %s on %s", pretrain_exp, test_dir)
+    return {"a_encoder_phone_error_rate": phone_error_rate(pretrain_exp, test_dir).to_dict()}
+
+
+def llm_side(sft_args: Namespace, train_dir: Path, test_dir: Path, out_dir: Path, oracle_steps: int,
+             seed: int = 0, oracle_llm_conf: Optional[Dict] = None) -> Dict:
+    """(b): the LLM's text-only perplexity on the test transcripts, and the oracle LLM side."""
+    from espnet_llm_entropy.llm.template_lm import read_kaldi_transcripts
+    from espnet_llm_entropy.llm.tiny_lm import text_perplexity
+
+    llm_dir = sft_args.llm_conf["path"]
+    logging.info("diagnosis (b): text-only perplexity of %s and the oracle LLM side", llm_dir)
+    return {
+        "b_llm_text_perplexity": text_perplexity(llm_dir, read_kaldi_transcripts(Path(test_dir) / "text")),
+        "b_oracle_encoder": oracle_error_rates(sft_args, train_dir, test_dir, out_dir, oracle_steps, seed=seed,
+                                               llm_conf=oracle_llm_conf),
+    }
+
+
+def _write_json(path: Path, data: Dict) -> None:
+    from espnet_llm_entropy.fileio.atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
+def diagnose_part(part: str, out_dir: Path, test_dir: Path, pretrain_exp: Optional[Path] = None,
+                  sft_args: Optional[Namespace] = None, train_dir: Optional[Path] = None,
+                  oracle_steps: int = 1000, seed: int = 0, oracle_llm_conf: Optional[Dict] = None) -> Dict:
+    """One side of the diagnosis (``part`` in :data:`PARTS`) into ``out_dir/<part>_side.json``.
+
+    ``encoder`` needs ``pretrain_exp``; ``llm`` needs ``sft_args`` and ``train_dir``.
+    """
+    if part not in PARTS:
+        raise ValueError(f"part: expected one of {PARTS}, got {part!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if part == "encoder":
+        result = encoder_side(pretrain_exp, test_dir)
+    else:
+        result = llm_side(sft_args, train_dir, test_dir, out_dir, oracle_steps, seed, oracle_llm_conf)
+    _write_json(out_dir / f"{part}_side.json", result)
+    return result
+
+
+def merge_parts(out_dir: Path, test_dir: Path, full_model_scores: Optional[Dict] = None) -> Dict:
+    """``out_dir/diagnosis.json`` from the ``<part>_side.json`` files of :func:`diagnose_part` and (c).
+
+    Raises:
+        FileNotFoundError: a side has not been written.
+    """
+    out_dir = Path(out_dir)
+    result: Dict = {"test_dir": str(test_dir)}
+    for part in PARTS:
+        path = out_dir / f"{part}_side.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the {part} side of the diagnosis has not run")
+        result.update(json.loads(path.read_text(encoding="utf-8")))
+    result["c_full_model"] = full_model_scores
+    _write_json(out_dir / DIAGNOSIS_FILE, result)
+    return result
+
+
 def diagnose_errors(
-    pretrain_exp: Path, sft_exp: Path, train_dir: Path, test_dir: Path, out_dir: Path,
+    pretrain_exp: Path, sft_exp: Union[Path, Namespace], train_dir: Path, test_dir: Path, out_dir: Path,
     full_model_scores: Optional[Dict] = None, oracle_steps: int = 1000, seed: int = 0,
     oracle_llm_conf: Optional[Dict] = None,
 ) -> Dict:
@@ -123,32 +215,16 @@ def diagnose_errors(
 
     Args:
         pretrain_exp: phoneme-CTC pretraining experiment (speech side).
-        sft_exp: an LLM-ASR experiment whose LLM, LoRA and prompts the oracle reuses.
+        sft_exp: an LLM-ASR experiment (or its training namespace, :func:`parse_training_args`)
+            whose LLM, LoRA and prompts the oracle reuses.
         train_dir, test_dir: Kaldi data dirs.
         out_dir: where ``diagnosis.json`` and the oracle's hypotheses go.
         full_model_scores: :func:`score_by_language` of the full model on ``test_dir``.
         oracle_steps: updates of the oracle's adaptor + LLM training.
         oracle_llm_conf: overrides of the experiment's ``llm_conf`` for the oracle.
     """
-    from espnet_llm_entropy.llm.template_lm import read_kaldi_transcripts
-    from espnet_llm_entropy.llm.tiny_lm import text_perplexity
-    from espnet_llm_entropy.fileio.atomic import write_text_atomic
-
-    out_dir = Path(out_dir)
-    logging.info("diagnosis (a): phone error rate of %s on %s", pretrain_exp, test_dir)
-    per = phone_error_rate(pretrain_exp, test_dir).to_dict()
-    sft_args = load_training_args(sft_exp)
-    llm_dir = sft_args.llm_conf["path"]
-    logging.info("diagnosis (b): text-only perplexity of %s and the oracle LLM side", llm_dir)
-    perplexity = text_perplexity(llm_dir, read_kaldi_transcripts(Path(test_dir) / "text"))
-    oracle = oracle_error_rates(sft_args, train_dir, test_dir, out_dir, oracle_steps, seed=seed,
-                                llm_conf=oracle_llm_conf)
-    result = {
-        "test_dir": str(test_dir),
-        "a_encoder_phone_error_rate": per,
-        "b_llm_text_perplexity": perplexity,
-        "b_oracle_encoder": oracle,
-        "c_full_model": full_model_scores,
-    }
-    write_text_atomic(out_dir / "diagnosis.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    return result
+    sft_args = sft_exp if isinstance(sft_exp, Namespace) else load_training_args(sft_exp)
+    diagnose_part("encoder", out_dir, test_dir, pretrain_exp=pretrain_exp)
+    diagnose_part("llm", out_dir, test_dir, sft_args=sft_args, train_dir=train_dir, oracle_steps=oracle_steps,
+                  seed=seed, oracle_llm_conf=oracle_llm_conf)
+    return merge_parts(out_dir, test_dir, full_model_scores)

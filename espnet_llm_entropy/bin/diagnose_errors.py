@@ -5,6 +5,13 @@ Example::
     python -m espnet_llm_entropy.bin.diagnose_errors \\
         --pretrain_exp exp/pretrain --sft_exp exp/ia_sft \\
         --train_dir data/train --test_dir data/test --out_dir exp/diagnosis
+
+The two sides apart, each as soon as its inputs exist (then ``--merge``)::
+
+    python -m espnet_llm_entropy.bin.diagnose_errors --parts llm \\
+        --sft_train_args "$(train_method ... --dry_run: the ia_sft options)" ...
+    python -m espnet_llm_entropy.bin.diagnose_errors --parts encoder --pretrain_exp exp/pretrain ...
+    python -m espnet_llm_entropy.bin.diagnose_errors --merge --hyp decode/test/1best_recog/text ...
 """
 
 from __future__ import annotations
@@ -12,9 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 from typing import List, Optional
+
+PARTS = ("encoder", "llm")  # = espnet_llm_entropy.analysis.error_diagnosis.PARTS (not imported: --help stays fast)
 
 EPILOG = """\
 (a) greedy CTC phone error rate of --pretrain_exp on --test_dir;
@@ -24,7 +34,8 @@ EPILOG = """\
     encoder's one-hot phone frames of --train_dir, decoded greedily on
     --test_dir and scored per language;
 (c) with --hyp, the full model's hypotheses scored the same way.
-Output: OUT_DIR/diagnosis.json (and the oracle's hypotheses).
+Output: OUT_DIR/diagnosis.json (and the oracle's hypotheses); with one of
+--parts, OUT_DIR/<part>_side.json, which --merge joins into diagnosis.json.
 """
 
 
@@ -32,9 +43,18 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m espnet_llm_entropy.bin.diagnose_errors",
                                 description=__doc__.splitlines()[0], epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pretrain_exp", type=Path, required=True, help="phoneme-CTC experiment dir")
-    p.add_argument("--sft_exp", type=Path, required=True, help="LLM-ASR experiment dir (LLM, LoRA, prompts)")
-    p.add_argument("--train_dir", type=Path, required=True, help="Kaldi data dir the oracle trains on")
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                   help="sides to run (default: both, into diagnosis.json; one alone: into <part>_side.json)")
+    p.add_argument("--merge", action="store_true",
+                   help="only join the <part>_side.json files (and --hyp) into diagnosis.json")
+    p.add_argument("--pretrain_exp", type=Path, default=None, help="phoneme-CTC experiment dir (part encoder)")
+    sft = p.add_mutually_exclusive_group()
+    sft.add_argument("--sft_exp", type=Path, default=None,
+                     help="LLM-ASR experiment dir (LLM, LoRA, prompts; part llm)")
+    sft.add_argument("--sft_train_args", type=str, default=None,
+                     help="or the llm_asr_train options of such an experiment, one shell-quoted string "
+                     "(train_method --dry_run prints them): the experiment need not exist yet")
+    p.add_argument("--train_dir", type=Path, default=None, help="Kaldi data dir the oracle trains on (part llm)")
     p.add_argument("--test_dir", type=Path, required=True, help="Kaldi data dir with text (+ utt2lang)")
     p.add_argument("--out_dir", type=Path, required=True)
     p.add_argument("--hyp", type=Path, default=None, help="the full model's hypotheses of --test_dir (Kaldi text)")
@@ -48,10 +68,21 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check(args, parser) -> None:
+    if args.merge:
+        return
+    if "encoder" in args.parts and args.pretrain_exp is None:
+        parser.error("--parts encoder needs --pretrain_exp")
+    if "llm" in args.parts and (args.train_dir is None or (args.sft_exp is None and args.sft_train_args is None)):
+        parser.error("--parts llm needs --train_dir and --sft_exp or --sft_train_args")
+
+
 def main(cmd: Optional[List[str]] = None) -> None:
-    args = get_parser().parse_args(cmd)
+    parser = get_parser()
+    args = parser.parse_args(cmd)
+    _check(args, parser)
     logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    from espnet_llm_entropy.analysis.error_diagnosis import diagnose_errors
+    from espnet_llm_entropy.analysis import error_diagnosis
     from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
 
     overrides = {}
@@ -67,9 +98,24 @@ def main(cmd: Optional[List[str]] = None) -> None:
                                      allow_missing=args.allow_missing)
         except (ValueError, FileNotFoundError) as exc:
             sys.exit(f"diagnose_errors: error: {exc}")
-    result = diagnose_errors(args.pretrain_exp, args.sft_exp, args.train_dir, args.test_dir, args.out_dir,
-                             full_model_scores=full, oracle_steps=args.oracle_steps, seed=args.seed,
-                             oracle_llm_conf=overrides)
+    sft_args = None
+    if not args.merge and "llm" in args.parts:
+        try:
+            sft_args = (error_diagnosis.load_training_args(args.sft_exp) if args.sft_exp is not None
+                        else error_diagnosis.parse_training_args(shlex.split(args.sft_train_args)))
+        except FileNotFoundError as exc:
+            sys.exit(f"diagnose_errors: error: {exc}")
+    for part in ([] if args.merge else args.parts):
+        error_diagnosis.diagnose_part(part, args.out_dir, args.test_dir, pretrain_exp=args.pretrain_exp,
+                                      sft_args=sft_args, train_dir=args.train_dir, oracle_steps=args.oracle_steps,
+                                      seed=args.seed, oracle_llm_conf=overrides)
+    if not args.merge and len(args.parts) < len(PARTS):
+        print(json.dumps({"written": [str(args.out_dir / f"{p}_side.json") for p in args.parts]}, indent=1))
+        return
+    try:
+        result = error_diagnosis.merge_parts(args.out_dir, args.test_dir, full)
+    except FileNotFoundError as exc:
+        sys.exit(f"diagnose_errors: error: {exc}")
     summary = {
         "encoder_per": result["a_encoder_phone_error_rate"]["per"],
         "llm_perplexity": result["b_llm_text_perplexity"]["perplexity"],

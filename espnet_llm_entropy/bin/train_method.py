@@ -22,7 +22,7 @@ import json
 import logging
 import shlex
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from espnet_llm_entropy.conf import stage_config
 from espnet_llm_entropy.train.device_policy import DevicePolicy
@@ -65,9 +65,7 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(cmd: Optional[Sequence[str]] = None) -> None:
-    args = get_parser().parse_args(cmd)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+def _spec_and_inputs(args: argparse.Namespace):
     # the spec: every stage up to the last one asked for (earlier ones chain into it even when done)
     upto = STAGES[: max(STAGES.index(s) for s in args.stages) + 1]
     spec = spec_from_stage_configs(
@@ -80,6 +78,21 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         valid_dir=args.valid_dir, stats_dir=args.stats_dir, llm_dir=args.llm_dir, probe_dir=args.probe_dir,
         mode=args.mode, devices=DevicePolicy(args.ngpu, args.pretrain_gpus), llm_builder_pid=args.llm_builder_pid,
     )
+    return spec, inputs
+
+
+def stage_training_args(cmd: Sequence, stage: str) -> List[str]:
+    """The ``llm_asr_train`` options ``train_method cmd`` gives ``stage`` (what ``--dry_run`` prints),
+    before any stage has run: e.g. the IA-SFT experiment's options for the error diagnosis's oracle."""
+    args = get_parser().parse_args([str(c) for c in cmd])
+    spec, inputs = _spec_and_inputs(args)
+    return [str(a) for a in StageRunner(spec, inputs).command(stage, dry_run=True).args]
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    args = get_parser().parse_args(cmd)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    spec, inputs = _spec_and_inputs(args)
     if args.dry_run:
         print("\n".join(dry_run_lines(spec, inputs, args.stages)))
         return

@@ -1,11 +1,10 @@
-"""A job that starts once pretraining has finished, while the SFT stages still train.
+"""Jobs that start while the training still runs, once what they read exists.
 
-In the demo's lockstep mode pretraining ends well before IA-SFT does. The
-error diagnosis (which needs the finished pretraining and nothing the SFT
-stages produce later) then runs on the thread pretraining leaves, instead
-of as a third job beside joint SFT and the robustness retraining on two
-cores. IA-SFT keeps one thread; what that costs it is measured in
-``docs/demo.md`` ("Time").
+:class:`JobWhenReady` runs a job in a thread once a condition holds;
+:class:`JobAfterPretraining` once pretraining has finished. In the demo's
+lockstep mode the error diagnosis runs this way in two parts: its LLM side
+(which needs only the LLM) on the thread that waits for encoder v1, its
+speech side once pretraining has finished (``docs/demo.md``, "Time").
 
 Pretraining counts as finished when its publisher's ``writer.json`` says
 ``finished`` and the process that wrote it has exited (so every checkpoint
@@ -44,32 +43,36 @@ def pretraining_finished(publish_dir: Union[str, Path], training_ended: bool) ->
         return True
 
 
-class JobAfterPretraining:
-    """Run ``job`` in a thread once pretraining has finished and ``needs`` exist.
+class JobWhenReady:
+    """Run ``job`` in a thread once ``ready(False)`` holds.
 
     Call :meth:`start`, run the training, call :meth:`training_ended` (also
     when it failed), then :meth:`join`.
 
     Args:
         job: what to run (in the thread).
-        publish_dir: the pretraining's encoder-version directory.
-        needs: further files the job reads (e.g. an SFT stage's ``config.yaml``).
+        ready: ``ready(training_ended)``: whether the job's inputs are there.
+        what: what the job waits for (or a function that says it), for the error when the
+            training ended without it.
         poll_s: seconds between checks.
     """
 
-    def __init__(self, job: Callable[[], None], publish_dir: Union[str, Path],
-                 needs: Iterable[Union[str, Path]] = (), poll_s: float = 2.0):
+    def __init__(self, job: Callable[[], None], ready: Callable[[bool], bool],
+                 what: Union[str, Callable[[], str]], poll_s: float = 2.0):
         self.job = job
-        self.publish_dir = Path(publish_dir)
-        self.needs = [Path(p) for p in needs]
+        self.ready = ready
+        self._what = what
         self.poll_s = poll_s
         self.ran = False
         self.error: Optional[BaseException] = None
         self._ended = threading.Event()
         self._succeeded = False
-        self._thread = threading.Thread(target=self._wait_then_run, name="after-pretraining", daemon=True)
+        self._thread = threading.Thread(target=self._wait_then_run, name="job-when-ready", daemon=True)
 
-    def start(self) -> "JobAfterPretraining":
+    def what(self) -> str:
+        return self._what() if callable(self._what) else self._what
+
+    def start(self) -> "JobWhenReady":
         self._thread.start()
         return self
 
@@ -78,20 +81,14 @@ class JobAfterPretraining:
         self._succeeded = succeeded
         self._ended.set()
 
-    def _ready(self, ended: bool) -> bool:
-        return pretraining_finished(self.publish_dir, ended) and all(p.exists() for p in self.needs)
-
     def _wait_then_run(self) -> None:
         try:
-            while not self._ready(False):
+            while not self.ready(False):
                 if self._ended.wait(self.poll_s):
                     if not self._succeeded:
                         return
-                    if not self._ready(True):
-                        missing = [str(p) for p in self.needs if not p.exists()]
-                        raise RuntimeError(
-                            f"the training ended, but pretraining in {self.publish_dir} is not marked finished "
-                            f"(writer.json) or these files are missing: {missing}")
+                    if not self.ready(True):
+                        raise RuntimeError(f"the training ended without {self.what()}")
                     break
             self.ran = True
             self.job()
@@ -102,7 +99,30 @@ class JobAfterPretraining:
         """Wait for the job (call after :meth:`training_ended`); re-raise its error."""
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise TimeoutError(f"the job after pretraining ({self.publish_dir}) is still running")
+            raise TimeoutError(f"the job waiting for {self.what()} is still running")
         if self.error is not None:
             raise self.error
 
+
+class JobAfterPretraining(JobWhenReady):
+    """Run ``job`` in a thread once pretraining has finished and ``needs`` exist.
+
+    Args:
+        job: what to run (in the thread).
+        publish_dir: the pretraining's encoder-version directory.
+        needs: further files the job reads (e.g. an SFT stage's ``config.yaml``).
+        poll_s: seconds between checks.
+    """
+
+    def __init__(self, job: Callable[[], None], publish_dir: Union[str, Path],
+                 needs: Iterable[Union[str, Path]] = (), poll_s: float = 2.0):
+        self.publish_dir = Path(publish_dir)
+        self.needs = [Path(p) for p in needs]
+        super().__init__(job, self._inputs_ready, self._missing, poll_s)
+
+    def _missing(self) -> str:
+        missing = [str(p) for p in self.needs if not p.exists()]
+        return f"pretraining in {self.publish_dir} marked finished (writer.json) and these files: {missing}"
+
+    def _inputs_ready(self, ended: bool) -> bool:
+        return pretraining_finished(self.publish_dir, ended) and all(p.exists() for p in self.needs)

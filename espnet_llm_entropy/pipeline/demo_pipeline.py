@@ -10,10 +10,11 @@ the demo runs again in the same directory):
                 the training text and template sentences), then
                 pretraining, alignment and IA-SFT with hot-swaps (asr.sh
                 stage 11); by default in lockstep mode: the LLM is built
-                on one CPU thread from the end of ``corpus`` on (beside
-                ``phones`` and ``stats``, which then keep to the other),
-                and alignment and IA-SFT run beside pretraining, one
-                CPU thread each, with the swaps replay mode gives; once
+                beside pretraining, and alignment and IA-SFT run beside
+                it, one CPU thread each, with the swaps replay mode
+                gives; the error diagnosis's LLM side runs once the LLM
+                is built (while alignment waits for encoder v1), its
+                speech side once pretraining has finished; once
                 pretraining has finished, the error diagnosis runs on the
                 thread it leaves (:mod:`~espnet_llm_entropy.pipeline.after_pretraining`;
                 in replay mode after the training): where the error comes
@@ -57,6 +58,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -64,20 +66,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
+from espnet_llm_entropy.analysis.error_diagnosis import PARTS as DIAGNOSIS_PARTS
 from espnet_llm_entropy.conf import preset_dir, stage_config_name
 from espnet_llm_entropy.corpus.an4_archive import ARCHIVE_NAME as AN4_ARCHIVE
 from espnet_llm_entropy.fileio.atomic import write_text_atomic
 from espnet_llm_entropy.llm.template_lm import TemplateLMConfig
 from espnet_llm_entropy.machine_info import cpu_time_counters, stolen_percent
 from espnet_llm_entropy.pipeline import espnet_steps
-from espnet_llm_entropy.pipeline.after_pretraining import JobAfterPretraining
+from espnet_llm_entropy.pipeline.after_pretraining import JobAfterPretraining, JobWhenReady
 from espnet_llm_entropy.train.hot_swap import CONCURRENT_MODES
 from espnet_llm_entropy.train.stage_schedule import STAGES
 
 CONF_DIR = preset_dir("tiny")
 # stages the ``train`` step runs, which the robustness retraining shares with the main run
 SHARED_STAGES = ("pretrain", "align", "ia_sft")
-#: The error diagnosis: a part of ``train`` (``timings.json``: ``train/diagnose``; marker ``.done/train.diagnose``).
+#: The error diagnosis: parts of ``train`` (``timings.json``: ``train/diagnose_<side>``; markers
+#: ``.done/train.diagnose_<side>``), one per side (:data:`~espnet_llm_entropy.analysis.error_diagnosis.PARTS`).
 DIAGNOSE = "diagnose"
 #: The pack of the final model (ESPnet's format, base LLM inside), relative to the demo folder.
 PACK_FILE = "pack/joint_sft.zip"
@@ -308,21 +312,17 @@ class Demo:
         )
 
     def _start_llm_builder(self) -> None:
-        """In the concurrent modes: build the LLM in the background on one CPU thread (from the end of
-        ``corpus`` on; ``train`` passes its pid to alignment, which waits for it). Once per process."""
+        """In the concurrent modes: build the LLM in the background on one CPU thread, beside
+        pretraining (``train`` passes its pid to alignment, which waits for it). Once per process."""
         if (self.conf.train_mode not in CONCURRENT_MODES or self._llm_builder is not None
                 or (self.root / "llm" / "config.json").is_file()):
             return
         log = self.root / "llm.log"
         self._llm_builder = espnet_steps.start_entry_point("make_tiny_llm", self.llm_args(), log,
                                                            env={**os.environ, **ONE_THREAD})
-        print(f"    LLM: built in the background from here on (log: {log})", flush=True)
-
-    def _builder_running(self) -> bool:
-        return self._llm_builder is not None and self._llm_builder.poll() is None
+        print(f"    LLM: built beside pretraining (log: {log})", flush=True)
 
     def make_phones(self) -> None:
-        self._start_llm_builder()
         espnet_steps.run_entry_point(
             "text_to_phones",
             ["--in", self.data / "train" / "text", "--out", self.root / "train.phn",
@@ -342,19 +342,10 @@ class Demo:
                 c.llm_template_sentences, "--steps", c.llm_pretrain_steps, "--seed", c.seed]
 
     def collect_stats(self) -> None:
-        import torch
-
-        self._start_llm_builder()
-        threads = torch.get_num_threads()
-        if self._builder_running():
-            torch.set_num_threads(1)  # the LLM builder has the other thread
-        try:
-            espnet_steps.collect_stats(
-                self.conf.conf_dir / "pretrain_phoneme_ctc.yaml", self.root / "phones.txt",
-                self.data / "train", self.data / "dev", self.root / "stats", in_process=True,
-            )
-        finally:
-            torch.set_num_threads(threads)
+        espnet_steps.collect_stats(
+            self.conf.conf_dir / "pretrain_phoneme_ctc.yaml", self.root / "phones.txt",
+            self.data / "train", self.data / "dev", self.root / "stats", in_process=True,
+        )
 
     def _method_args(self, exp_dir: Path, extra_args: Dict[str, str]) -> List:
         args = [
@@ -379,21 +370,13 @@ class Demo:
         the LLM, waits for it (``train_method --llm_builder_pid``). In replay mode it is built first.
         """
         extra = {"pretrain": f"--nonspeech_examples_conf noise_scp={self.data / 'noise.scp'}"}
-        diagnosis_marker = self.root / ".done" / f"train.{DIAGNOSE}"
-        diagnosis = None
-        if self.conf.train_mode in CONCURRENT_MODES:
-            # the diagnosis takes the thread pretraining leaves, so IA-SFT keeps its one thread (also
-            # when a resumed run has its diagnosis already: the same arithmetic as without a resume)
-            extra["ia_sft"] = "--hot_swap_conf cpu_threads_after_final=1"
-            if not diagnosis_marker.exists():
-                diagnosis = JobAfterPretraining(
-                    lambda: self._run_member("train", DIAGNOSE, self.diagnose, diagnosis_marker),
-                    self.exp / "pretrain" / "encoder_versions", needs=[self.exp / "ia_sft" / "config.yaml"],
-                ).start()
-                print("    diagnosis: starts once pretraining has finished, beside IA-SFT", flush=True)
         args = self._method_args(self.exp, extra) + ["--stages", *SHARED_STAGES]
+        markers = {part: self.root / ".done" / f"train.{DIAGNOSE}_{part}" for part in DIAGNOSIS_PARTS}
+        jobs = []
+        if self.conf.train_mode in CONCURRENT_MODES:
+            jobs = self._diagnosis_jobs(args, markers)
         llm_log = self.root / "llm.log"
-        self._start_llm_builder()  # a no-op when it runs already, or in replay mode
+        self._start_llm_builder()  # a no-op in replay mode or when the LLM is there
         builder = self._llm_builder
         if builder is not None:
             args += ["--llm_builder_pid", builder.pid]
@@ -404,8 +387,8 @@ class Demo:
             self._run("train_method", args, self.exp / "train_method.log")
             trained = True
         finally:
-            if diagnosis is not None:
-                diagnosis.training_ended(trained)
+            for job in jobs:
+                job.training_ended(trained)
             if builder is not None:
                 if not trained and builder.poll() is None:
                     builder.terminate()  # the training failed (its error says why); the LLM is not needed now
@@ -414,13 +397,37 @@ class Demo:
         report = self.root / "llm" / "lm_report.json"
         if report.is_file():
             self._record(f"train{MEMBER_SEP}llm", json.loads(report.read_text())["elapsed_s"], None)
-        if diagnosis is not None:
-            diagnosis.join()
-        elif not diagnosis_marker.exists():  # replay mode: after the training, on every thread
-            start = time.time()
-            self.diagnose()
-            self._record(f"train{MEMBER_SEP}{DIAGNOSE}", time.time() - start, None)
-            diagnosis_marker.touch()
+        for job in jobs:
+            job.join()
+        for part, marker in markers.items():  # replay mode: after the training, on every thread
+            if not marker.exists():
+                start = time.time()
+                self.diagnose(part, sft_args=None)
+                self._record(f"train{MEMBER_SEP}{DIAGNOSE}_{part}", time.time() - start, None)
+                marker.touch()
+
+    def _diagnosis_jobs(self, method_args: List, markers: Dict[str, Path]) -> list:
+        """The concurrent modes: the diagnosis's LLM side as soon as the LLM is built (on the thread
+        that waits for encoder v1), its speech side once pretraining has finished (IA-SFT takes both
+        threads after the final swap, so this short part shares them for a while)."""
+        from espnet_llm_entropy.bin.train_method import stage_training_args
+
+        jobs = []
+        if not markers["llm"].exists():
+            sft_args = stage_training_args(method_args, "ia_sft")
+            llm_ready = self.root / "llm" / "config.json"
+            jobs.append(JobWhenReady(
+                lambda: self._run_member("train", f"{DIAGNOSE}_llm", lambda: self.diagnose("llm", sft_args),
+                                         markers["llm"]),
+                lambda ended: llm_ready.is_file(), f"the LLM ({llm_ready})").start())
+            print("    diagnosis: its LLM side starts once the LLM is built", flush=True)
+        if not markers["encoder"].exists():
+            jobs.append(JobAfterPretraining(
+                lambda: self._run_member("train", f"{DIAGNOSE}_encoder", lambda: self.diagnose("encoder"),
+                                         markers["encoder"]),
+                self.exp / "pretrain" / "encoder_versions").start())
+            print("    diagnosis: its speech side starts once pretraining has finished", flush=True)
+        return jobs
 
     def joint_sft(self) -> None:
         """Joint SFT from the IA-SFT model, then its gate calibration, decodings and scores."""
@@ -485,21 +492,28 @@ class Demo:
 
         write_learning_curves({stage: self.exp / stage for stage in STAGES}, self.root / "curves")
 
-    def diagnose(self) -> None:
-        """(a) encoder PER, (b) oracle LLM side + LLM perplexity, on test ((c), the full model, is
-        ``joint_sft``'s test score, which the report reads from ``scores.json``)."""
-        args = ["--pretrain_exp", self.exp / "pretrain", "--sft_exp", self.exp / "ia_sft",
-                "--train_dir", self.data / "train", "--test_dir", self.data / "test",
-                "--out_dir", self.root / "diagnosis", "--oracle_steps", self.conf.oracle_steps,
+    def diagnose(self, part: str, sft_args: Optional[List[str]] = None) -> None:
+        """One side of the error diagnosis on test into ``diagnosis/<part>_side.json``: ``encoder``
+        (a) the encoder's PER; ``llm`` (b) the oracle LLM side + the LLM's perplexity, with the IA-SFT
+        experiment's settings (``sft_args``: its ``llm_asr_train`` options, so that it need not exist
+        yet; None: its ``config.yaml``). (c), the full model, is ``joint_sft``'s test score, joined in
+        by :meth:`add_full_model_to_diagnosis`."""
+        args = ["--parts", part, "--test_dir", self.data / "test", "--out_dir", self.root / "diagnosis",
                 "--seed", self.conf.seed]
-        self._run("diagnose_errors", args, self.root / "diagnosis.log")
+        if part == "encoder":
+            args += ["--pretrain_exp", self.exp / "pretrain"]
+        else:
+            args += ["--train_dir", self.data / "train", "--oracle_steps", self.conf.oracle_steps]
+            args += (["--sft_exp", self.exp / "ia_sft"] if sft_args is None
+                     else ["--sft_train_args", shlex.join(sft_args)])
+        self._run("diagnose_errors", args, self.root / f"diagnosis_{part}.log")
 
     def add_full_model_to_diagnosis(self) -> None:
-        """(c) of the diagnosis: the full model's test scores (``joint_sft`` ran after ``diagnose``)."""
-        path = self.root / "diagnosis" / "diagnosis.json"
-        diagnosis = json.loads(path.read_text())
-        diagnosis["c_full_model"] = json.loads((self.root / "scores.json").read_text()).get("test")
-        write_text_atomic(path, json.dumps(diagnosis, indent=1, ensure_ascii=False) + "\n")
+        """``diagnosis/diagnosis.json``: both sides and (c), the full model's test scores (``joint_sft``)."""
+        from espnet_llm_entropy.analysis.error_diagnosis import merge_parts
+
+        merge_parts(self.root / "diagnosis", self.data / "test",
+                    json.loads((self.root / "scores.json").read_text()).get("test"))
 
     def robustness(self) -> None:
         """Joint SFT with training-time silence padding and noise.

@@ -69,7 +69,7 @@ def test_a_training_that_ended_without_finished_pretraining_is_an_error_naming_i
     _writer(pub, os.getpid(), finished=False)
     job = JobAfterPretraining(lambda: None, pub, needs=[tmp_path / "missing.yaml"], poll_s=0.02).start()
     job.training_ended(True)
-    with pytest.raises(RuntimeError, match=r"versions is not marked finished .*missing.yaml"):
+    with pytest.raises(RuntimeError, match=r"ended without pretraining in .*versions marked finished .*missing.yaml"):
         job.join(timeout=5)
 
 
@@ -85,3 +85,28 @@ def test_the_jobs_own_error_comes_back_from_join(tmp_path):
     with pytest.raises(ValueError, match="diagnosis broke"):
         job.join(timeout=5)
     assert job.ran
+
+
+def test_a_job_when_ready_waits_for_its_condition_and_names_it_when_the_training_ends_without_it(tmp_path):
+    from espnet_llm_entropy.pipeline.after_pretraining import JobWhenReady
+
+    flag, ran = tmp_path / "llm" / "config.json", []
+    job = JobWhenReady(lambda: ran.append(flag.is_file()), lambda ended: flag.is_file(), "the LLM",
+                       poll_s=0.02).start()
+    assert not job.ran
+    flag.parent.mkdir()
+    flag.write_text("{}")
+    job.training_ended(True)
+    job.join(timeout=5)
+    assert ran == [True]
+    never = JobWhenReady(lambda: None, lambda ended: False, "the LLM", poll_s=0.02).start()
+    never.training_ended(True)
+    with pytest.raises(RuntimeError, match="ended without the LLM"):
+        never.join(timeout=5)
+
+
+def test_the_diagnosis_cli_names_the_same_parts_as_the_library():
+    from espnet_llm_entropy.analysis.error_diagnosis import PARTS
+    from espnet_llm_entropy.bin import diagnose_errors
+
+    assert diagnose_errors.PARTS == PARTS

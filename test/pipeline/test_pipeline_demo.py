@@ -63,9 +63,10 @@ def test_every_step_is_timed_with_the_cpu_time_stolen_from_it(demo_dir):
 
     timings = json.loads((demo_dir / "timings.json").read_text())
     members = {f"final_stages/{m}" for m in ("joint_sft", "robustness")}
-    assert {"corpus", "train", "train/llm", "train/diagnose", "final_stages", "report"} | members <= set(timings)
+    sides = {"train/diagnose_llm", "train/diagnose_encoder"}
+    assert {"corpus", "train", "train/llm", "final_stages", "report"} | members | sides <= set(timings)
     assert timings["train/llm"] < timings["train"]  # built beside pretraining
-    assert timings["train/diagnose"] < timings["train"]  # beside IA-SFT, once pretraining had finished
+    assert all(timings[s] < timings["train"] for s in sides)  # both sides of the diagnosis ran beside training
     # the group's wall time covers its members, which ran side by side
     assert max(timings[m] for m in members) <= timings["final_stages"] < sum(timings[m] for m in members) + 5
     report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
@@ -114,6 +115,9 @@ def test_ctc_gate_is_calibrated_on_dev_and_decides_every_clip(demo_dir):
 def test_diagnosis_and_learning_curves_are_in_the_report(demo_dir):
     report = (demo_dir / "RESULTS.md").read_text(encoding="utf-8")
     diagnosis = json.loads((demo_dir / "diagnosis" / "diagnosis.json").read_text())
+    for side in ("encoder", "llm"):  # run apart (the LLM side before IA-SFT existed), joined at the end
+        part = json.loads((demo_dir / "diagnosis" / f"{side}_side.json").read_text())
+        assert part.items() <= diagnosis.items()
     per = diagnosis["a_encoder_phone_error_rate"]
     assert per["num_utts"] == 4 and per["ref_phones"] > 0
     assert f"{100 * per['per']:.1f}%" in report
@@ -138,9 +142,9 @@ def test_four_stages_ran_with_hot_swaps_and_analysis(demo_dir):
     # lockstep: pretraining ran as its own process beside alignment and IA-SFT, one thread each
     log = (demo_dir / "exp" / "train_method.log").read_text()
     assert re.search(r"lockstep mode (on the CPU: pretraining on \d+ thread|on one CPU thread)", log)
-    # the diagnosis took the thread pretraining left, so IA-SFT kept one
+    # the diagnosis's LLM side ran before IA-SFT, so IA-SFT takes both threads after the final swap
     ia_sft = yaml.safe_load((demo_dir / "exp" / "ia_sft" / "config.yaml").read_text())
-    assert ia_sft["hot_swap_conf"]["cpu_threads_after_final"] == 1
+    assert ia_sft["hot_swap_conf"]["cpu_threads_after_final"] == 2
     metrics = json.loads((demo_dir / "analysis" / "metrics.json").read_text())
     assert metrics
     pngs = list((demo_dir / "analysis").glob("*.png"))

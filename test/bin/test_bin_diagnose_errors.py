@@ -1,0 +1,34 @@
+"""diagnose_errors' command line: the sides apart, their inputs checked before any work."""
+
+import pytest
+
+from espnet_llm_entropy.bin.diagnose_errors import main
+
+
+@pytest.mark.parametrize("argv, missing", [
+    (["--parts", "encoder"], "--parts encoder needs --pretrain_exp"),
+    (["--parts", "llm", "--sft_exp", "exp/ia_sft"], "--parts llm needs --train_dir"),
+    (["--parts", "llm", "--train_dir", "data/train"], "--sft_exp or --sft_train_args"),
+])
+def test_a_side_without_its_inputs_is_an_error_naming_them(argv, missing, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([*argv, "--test_dir", str(tmp_path), "--out_dir", str(tmp_path / "out")])
+    assert missing in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_merge_names_the_side_that_has_not_run(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "encoder_side.json").write_text('{"a_encoder_phone_error_rate": {"per": 0.1}}')
+    with pytest.raises(SystemExit, match="llm_side.json: the llm side of the diagnosis has not run"):
+        main(["--merge", "--test_dir", str(tmp_path), "--out_dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out" / "diagnosis.json").exists()
+
+
+def test_sft_train_args_with_a_missing_token_list_is_an_error_naming_it(tmp_path):
+    from espnet_llm_entropy.conf import stage_config
+
+    args = f"--config {stage_config('ia_sft')} --token_list {tmp_path / 'no_phones.txt'}"
+    with pytest.raises(SystemExit, match="no_phones.txt: no such file"):
+        main(["--parts", "llm", "--sft_train_args", args, "--train_dir", str(tmp_path),
+              "--test_dir", str(tmp_path), "--out_dir", str(tmp_path / "out")])
