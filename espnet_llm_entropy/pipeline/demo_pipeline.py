@@ -168,7 +168,7 @@ class DemoConfig:
     llm_vocab_size: int = TemplateLMConfig.vocab_size
     llm_pretrain_steps: int = TemplateLMConfig.steps
     llm_template_sentences: int = TemplateLMConfig.template_sentences
-    oracle_steps: int = 1000
+    oracle_steps: int = 800
     epochs: Dict[str, int] = field(default_factory=dict)
     train_mode: str = "lockstep"
     conf_dir: Path = CONF_DIR
