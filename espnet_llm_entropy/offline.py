@@ -13,10 +13,10 @@ predictor weights, neither of which needs nltk data.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import logging
 import sys
+
+from espnet_llm_entropy.import_hooks import patch_when_imported
 
 _REFUSED: list = []
 
@@ -36,34 +36,9 @@ def _patch_nltk(nltk_module) -> None:
         downloader.Downloader.download = lambda self, info_or_id=None, *a, **k: _refuse_download(info_or_id)
 
 
-class _PatchNltkOnImport(importlib.abc.MetaPathFinder):
-    """Finds ``nltk`` through the other finders and patches it right after it executes."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "nltk":
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None and spec.loader is not None:
-                exec_module = spec.loader.exec_module
-
-                def exec_and_patch(module, _exec=exec_module):
-                    _exec(module)
-                    _patch_nltk(module)
-
-                spec.loader.exec_module = exec_and_patch
-                return spec
-        return None
-
-
 def block_nltk_downloads() -> None:
     """Make ``nltk.download`` a no-op that never touches the network. Idempotent."""
-    if "nltk" in sys.modules:
-        _patch_nltk(sys.modules["nltk"])
-    elif not any(isinstance(f, _PatchNltkOnImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _PatchNltkOnImport())
+    patch_when_imported("nltk", _patch_nltk)
 
 
 def refused_downloads() -> list:

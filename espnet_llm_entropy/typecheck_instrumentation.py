@@ -24,6 +24,8 @@ import functools
 import os
 from typing import Any, Callable
 
+from espnet_llm_entropy.import_hooks import patch_when_imported
+
 #: Top-level packages whose ``@typechecked`` functions and classes are left as they are.
 SKIPPED_PACKAGES = ("espnet2", "espnet", "inflect", "g2p_en")
 #: Set to 1 to keep typeguard's instrumentation everywhere.
@@ -50,20 +52,20 @@ def _selective(typechecked: Callable) -> Callable:
     return selective_typechecked
 
 
+def _install(typeguard_module) -> None:
+    if not hasattr(typeguard_module.typechecked, "__wrapped_typechecked__"):
+        typeguard_module.typechecked = _selective(typeguard_module.typechecked)
+
+
 def skip_typeguard_instrumentation() -> bool:
-    """Install the selective ``typeguard.typechecked``; True when it is in place.
+    """Install the selective ``typeguard.typechecked`` (now, or when typeguard is first imported);
+    True when it is or will be in place.
 
     Must run before the skipped packages are imported (``from typeguard import
     typechecked`` binds the function at their import). Does nothing when
-    typeguard is absent, when :data:`KEEP_CHECKS_ENV` is 1, or twice.
+    :data:`KEEP_CHECKS_ENV` is 1. Idempotent.
     """
     if os.environ.get(KEEP_CHECKS_ENV) == "1":
         return False
-    try:
-        import typeguard
-    except ImportError:
-        return False
-    if hasattr(typeguard.typechecked, "__wrapped_typechecked__"):
-        return True
-    typeguard.typechecked = _selective(typeguard.typechecked)
+    patch_when_imported("typeguard", _install)  # typeguard imports asyncio and ssl: not before it is needed
     return True

@@ -410,7 +410,7 @@ class Demo:
         """The concurrent modes: the diagnosis's LLM side as soon as the LLM is built (on the thread
         that waits for encoder v1), its speech side once pretraining has finished (IA-SFT takes both
         threads after the final swap, so this short part shares them for a while)."""
-        from espnet_llm_entropy.bin.train_method import stage_training_args
+        from espnet_llm_entropy.train.method_cli import stage_training_args
 
         jobs = []
         if not markers["llm"].exists():

@@ -105,9 +105,9 @@ def method_setup(tmp_path_factory):
                 "--max_epoch", "2", "--model_conf", "cr_weight=0", "--model_conf", "head_hidden_size=32",
                 "--cka_monitor_conf", "check_interval=1", "--cka_monitor_conf", "reference_step=2",
                 "--cka_monitor_conf", "threshold=1.0", "--probe_conf", "num_utts=4"],
-            "align": SMALL_MODEL + ["--max_epoch", "1", "--probe_conf", "num_utts=4"],
+            "align": SMALL_MODEL + ["--max_epoch", "1", "--num_iters_per_epoch", "none", "--probe_conf", "num_utts=4"],
             # one IA-SFT step per pretraining step: v2..v4 (pretraining steps 4-6) at IA-SFT steps 1-3
-            "ia_sft": SMALL_MODEL + ["--max_epoch", "2", "--hot_swap_conf", "check_interval=1",
+            "ia_sft": SMALL_MODEL + ["--max_epoch", "2", "--num_iters_per_epoch", "none", "--hot_swap_conf", "check_interval=1",
                                      "--hot_swap_conf", "replay_scale=1.0", "--probe_conf", "num_utts=4"],
             "joint_sft": SMALL_MODEL + ["--max_epoch", "2", "--num_iters_per_epoch", "none",
                                         "--model_conf", "ctc_head_hidden_size=32",
