@@ -14,9 +14,8 @@ the demo runs again in the same directory):
                 it, one CPU thread each, with the swaps replay mode
                 gives; the error diagnosis's LLM side runs once the LLM
                 is built (while alignment waits for encoder v1), its
-                speech side once pretraining has finished; once
-                pretraining has finished, the error diagnosis runs on the
-                thread it leaves (:mod:`~espnet_llm_entropy.pipeline.after_pretraining`;
+                speech side once pretraining has finished
+                (:mod:`~espnet_llm_entropy.pipeline.after_pretraining`;
                 in replay mode after the training): where the error comes
                 from, the encoder's phone error rate, the LLM side on a
                 perfect encoder, the LLM's perplexity (the full model's
@@ -213,8 +212,6 @@ class Demo:
         self.timings: Dict[str, float] = {}
         # percent of each step's CPU time the host gave to other guests (virtual machines only)
         self.cpu_steal: Dict[str, float] = {}
-        # the background build of the LLM (concurrent modes), started by the first step that needs it
-        self._llm_builder = None
         # per thread: the environment and console tag of a parallel member's subprocesses
         self._member = threading.local()
         self._lock = threading.Lock()
@@ -311,17 +308,6 @@ class Demo:
             ),
         )
 
-    def _start_llm_builder(self) -> None:
-        """In the concurrent modes: build the LLM in the background on one CPU thread, beside
-        pretraining (``train`` passes its pid to alignment, which waits for it). Once per process."""
-        if (self.conf.train_mode not in CONCURRENT_MODES or self._llm_builder is not None
-                or (self.root / "llm" / "config.json").is_file()):
-            return
-        log = self.root / "llm.log"
-        self._llm_builder = espnet_steps.start_entry_point("make_tiny_llm", self.llm_args(), log,
-                                                           env={**os.environ, **ONE_THREAD})
-        print(f"    LLM: built beside pretraining (log: {log})", flush=True)
-
     def make_phones(self) -> None:
         espnet_steps.run_entry_point(
             "text_to_phones",
@@ -375,13 +361,15 @@ class Demo:
         jobs = []
         if self.conf.train_mode in CONCURRENT_MODES:
             jobs = self._diagnosis_jobs(args, markers)
-        llm_log = self.root / "llm.log"
-        self._start_llm_builder()  # a no-op in replay mode or when the LLM is there
-        builder = self._llm_builder
-        if builder is not None:
-            args += ["--llm_builder_pid", builder.pid]
-        elif not (self.root / "llm" / "config.json").is_file():
-            self.make_llm()
+        llm_log, builder = self.root / "llm.log", None
+        if not (self.root / "llm" / "config.json").is_file():
+            if self.conf.train_mode in CONCURRENT_MODES:
+                builder = espnet_steps.start_entry_point("make_tiny_llm", self.llm_args(), llm_log,
+                                                         env={**os.environ, **ONE_THREAD})
+                args += ["--llm_builder_pid", builder.pid]
+                print(f"    LLM: built beside pretraining (log: {llm_log})", flush=True)
+            else:
+                self.make_llm()
         trained = False
         try:
             self._run("train_method", args, self.exp / "train_method.log")
