@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from argparse import Namespace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -64,10 +65,36 @@ def oracle_items(args, data_dir: Path, frame_rate: float = ENCODER_FRAME_RATE) -
         data = preprocess(uid, {"text": texts[uid]})
         phones = [int(i) for i in data["text"]]
         frames = uniform_phone_frames(phones, round(durations[uid] * frame_rate))
-        items.append(OracleItem(uid, frames, [int(i) for i in data["llm_tokens"]]))
+        items.append(OracleItem(uid, frames, [int(i) for i in data["llm_tokens"]], float(durations[uid]),
+                                len(phones)))
     if not items:
         raise ValueError(f"{data_dir / 'text'}: no transcribed utterances")
     return items
+
+
+def decoding_guard_conf_of(decode_config: Path) -> Dict:
+    """The ``decoding_guard_conf`` mapping of a decoding config (``llm_asr_inference --config``).
+
+    Raises:
+        FileNotFoundError / ValueError: naming the file, when it is missing, not a YAML mapping, or
+            its guard options are not a mapping or not valid.
+    """
+    import yaml
+
+    from espnet_llm_entropy.decoding.guard_config import DecodingGuardConfig
+
+    path = Path(decode_config)
+    if not path.is_file():
+        raise FileNotFoundError(f"--decode_config {path}: no such file")
+    conf = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    guard = conf.get("decoding_guard_conf", {}) if isinstance(conf, dict) else None
+    if not isinstance(guard, dict):
+        raise ValueError(f"--decode_config {path}: expected a YAML mapping with a decoding_guard_conf mapping")
+    try:
+        DecodingGuardConfig.from_dict(guard)
+    except ValueError as exc:
+        raise ValueError(f"--decode_config {path}: {exc}") from None
+    return guard
 
 
 def load_training_args(exp_dir: Path) -> Namespace:
@@ -105,13 +132,16 @@ def parse_training_args(argv: Sequence[str]) -> Namespace:
 def oracle_error_rates(
     sft_exp: Union[Path, Namespace], train_dir: Path, test_dir: Path, out_dir: Path, steps: int,
     batch_size: int = 16, lr: float = 3e-3, seed: int = 0, llm_conf: Optional[Dict] = None,
+    guard_conf: Optional[Dict] = None,
 ) -> Dict:
     """(b): train the oracle LLM side for ``steps`` updates, decode ``test_dir``, score it.
 
     ``sft_exp`` is the experiment dir or its already loaded training namespace.
     ``llm_conf`` entries override the experiment's (e.g. ``{"train_mode": "lora"}``
-    to measure what LoRA alone can learn).
+    to measure what LoRA alone can learn). ``guard_conf``: the full model's
+    ``decoding_guard_conf`` (None: the decoder's defaults), applied to the oracle's greedy output.
     """
+    from espnet_llm_entropy.decoding.guard_config import DecodingGuardConfig
     import torch
 
     from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
@@ -126,7 +156,8 @@ def oracle_error_rates(
     test_items = oracle_items(args, test_dir)
     start = time.time()
     losses = train_oracle(model, train_items, steps, batch_size, lr, seed=seed)
-    hyps = decode_oracle(model, test_items)
+    guard = DecodingGuardConfig.from_dict(guard_conf)
+    hyps = decode_oracle(model, test_items, guard=guard)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     hyp_file = out_dir / "oracle_hyp.txt"
@@ -136,6 +167,7 @@ def oracle_error_rates(
                                allow_missing=True)
     return {
         "steps": steps, "batch_size": batch_size, "lr": lr, "train_utts": len(train_items),
+        "decoding": "greedy", "decoding_guard_conf": asdict(guard),
         "llm_train_mode": args.llm_conf.get("train_mode", "lora"),
         "loss_last": sum(losses[-20:]) / len(losses[-20:]), "elapsed_s": round(time.time() - start, 1),
         "scores": scores, "hyp_file": str(hyp_file),
@@ -149,8 +181,9 @@ def encoder_side(pretrain_exp: Path, test_dir: Path) -> Dict:
 
 
 def llm_side(sft_args: Namespace, train_dir: Path, test_dir: Path, out_dir: Path, oracle_steps: int,
-             seed: int = 0, oracle_llm_conf: Optional[Dict] = None) -> Dict:
-    """(b): the LLM's text-only perplexity on the test transcripts, and the oracle LLM side."""
+             seed: int = 0, oracle_llm_conf: Optional[Dict] = None, guard_conf: Optional[Dict] = None) -> Dict:
+    """(b): the LLM's text-only perplexity on the test transcripts, and the oracle LLM side
+    (decoded with the decoding guards ``guard_conf``, None: the decoder's defaults)."""
     from espnet_llm_entropy.llm.template_lm import read_kaldi_transcripts
     from espnet_llm_entropy.llm.tiny_lm import text_perplexity
 
@@ -159,7 +192,7 @@ def llm_side(sft_args: Namespace, train_dir: Path, test_dir: Path, out_dir: Path
     return {
         "b_llm_text_perplexity": text_perplexity(llm_dir, read_kaldi_transcripts(Path(test_dir) / "text")),
         "b_oracle_encoder": oracle_error_rates(sft_args, train_dir, test_dir, out_dir, oracle_steps, seed=seed,
-                                               llm_conf=oracle_llm_conf),
+                                               llm_conf=oracle_llm_conf, guard_conf=guard_conf),
     }
 
 
@@ -171,10 +204,12 @@ def _write_json(path: Path, data: Dict) -> None:
 
 def diagnose_part(part: str, out_dir: Path, test_dir: Path, pretrain_exp: Optional[Path] = None,
                   sft_args: Optional[Namespace] = None, train_dir: Optional[Path] = None,
-                  oracle_steps: int = 1000, seed: int = 0, oracle_llm_conf: Optional[Dict] = None) -> Dict:
+                  oracle_steps: int = 1000, seed: int = 0, oracle_llm_conf: Optional[Dict] = None,
+                  guard_conf: Optional[Dict] = None) -> Dict:
     """One side of the diagnosis (``part`` in :data:`PARTS`) into ``out_dir/<part>_side.json``.
 
-    ``encoder`` needs ``pretrain_exp``; ``llm`` needs ``sft_args`` and ``train_dir``.
+    ``encoder`` needs ``pretrain_exp``; ``llm`` needs ``sft_args`` and ``train_dir`` (and takes
+    the full model's ``decoding_guard_conf`` as ``guard_conf``).
     """
     if part not in PARTS:
         raise ValueError(f"part: expected one of {PARTS}, got {part!r}")
@@ -183,7 +218,7 @@ def diagnose_part(part: str, out_dir: Path, test_dir: Path, pretrain_exp: Option
     if part == "encoder":
         result = encoder_side(pretrain_exp, test_dir)
     else:
-        result = llm_side(sft_args, train_dir, test_dir, out_dir, oracle_steps, seed, oracle_llm_conf)
+        result = llm_side(sft_args, train_dir, test_dir, out_dir, oracle_steps, seed, oracle_llm_conf, guard_conf)
     _write_json(out_dir / f"{part}_side.json", result)
     return result
 
@@ -209,7 +244,7 @@ def merge_parts(out_dir: Path, test_dir: Path, full_model_scores: Optional[Dict]
 def diagnose_errors(
     pretrain_exp: Path, sft_exp: Union[Path, Namespace], train_dir: Path, test_dir: Path, out_dir: Path,
     full_model_scores: Optional[Dict] = None, oracle_steps: int = 1000, seed: int = 0,
-    oracle_llm_conf: Optional[Dict] = None,
+    oracle_llm_conf: Optional[Dict] = None, guard_conf: Optional[Dict] = None,
 ) -> Dict:
     """The three numbers (a), (b), (c); written to ``out_dir/diagnosis.json``.
 
@@ -222,9 +257,10 @@ def diagnose_errors(
         full_model_scores: :func:`score_by_language` of the full model on ``test_dir``.
         oracle_steps: updates of the oracle's adaptor + LLM training.
         oracle_llm_conf: overrides of the experiment's ``llm_conf`` for the oracle.
+        guard_conf: the full model's ``decoding_guard_conf`` for the oracle's output (None: defaults).
     """
     sft_args = sft_exp if isinstance(sft_exp, Namespace) else load_training_args(sft_exp)
     diagnose_part("encoder", out_dir, test_dir, pretrain_exp=pretrain_exp)
     diagnose_part("llm", out_dir, test_dir, sft_args=sft_args, train_dir=train_dir, oracle_steps=oracle_steps,
-                  seed=seed, oracle_llm_conf=oracle_llm_conf)
+                  seed=seed, oracle_llm_conf=oracle_llm_conf, guard_conf=guard_conf)
     return merge_parts(out_dir, test_dir, full_model_scores)

@@ -8,7 +8,7 @@ the real encoder would produce for the utterance (``duration x frame_rate``).
 The adaptor and the LLM are those of an LLM-ASR experiment (same LLM
 directory, LoRA settings, frame stacking and prompts), trained from scratch
 on the training set for a given number of updates, then decoded greedily on
-the test set. A high error here means the LLM side cannot turn even perfect
+the test set with the full model's decoding guards (length bounds, loop stop). A high error here means the LLM side cannot turn even perfect
 phones into text within that budget; a low one puts the blame on the encoder.
 """
 
@@ -18,13 +18,16 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from espnet_llm_entropy.models.adaptor import FrameStackMLPAdaptor
 from espnet_llm_entropy.text.token_text import text_from_token_ids
+
+if TYPE_CHECKING:
+    from espnet_llm_entropy.decoding.guard_config import DecodingGuardConfig
 
 
 class OraclePhoneFrames(nn.Module):
@@ -60,11 +63,14 @@ def uniform_phone_frames(phones: Sequence[int], num_frames: int) -> List[int]:
 
 @dataclass
 class OracleItem:
-    """One utterance: oracle frames and the LLM token ids of its transcript."""
+    """One utterance: oracle frames, the LLM token ids of its transcript, and what the decoder's
+    length guards see: its duration and its phone count (a perfect CTC head's)."""
 
     utt_id: str
     frames: List[int]
     llm_tokens: List[int]
+    duration_s: float
+    num_phones: int
 
 
 def _pad(rows: Sequence[Sequence[int]]) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -135,13 +141,32 @@ def train_oracle(
 
 
 @torch.no_grad()
-def decode_oracle(model, items: Sequence[OracleItem], batch_size: int = 16, max_new_tokens: int = 64) -> Dict[str, str]:
-    """Greedy decoding of oracle frames: {utt_id: text}."""
+def decode_oracle(model, items: Sequence[OracleItem], batch_size: int = 16,
+                  guard: Optional["DecodingGuardConfig"] = None) -> Dict[str, str]:
+    """Greedy decoding of oracle frames: {utt_id: text}.
+
+    With ``guard`` (the full model's decoding guards) each output is bounded as the decoder
+    bounds it (by the duration and by the phones a CTC head hears, here the reference's), stops
+    on a repetition loop and has a final loop trimmed, so that the oracle and the full model are
+    decoded alike; without it, up to 64 new tokens and nothing else.
+    """
+    from espnet_llm_entropy.decoding import build_logits_processors, build_stopping_criteria
+
     out = {}
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
         frames, frame_lengths = _pad([b.frames for b in batch])
-        ids, _ = model.generate(frames, frame_lengths, max_new_tokens=max_new_tokens)
+        if guard is None:
+            ids, _ = model.generate(frames, frame_lengths, max_new_tokens=64)
+        else:
+            budgets = guard.max_new_tokens_for_durations([b.duration_s for b in batch])
+            evidence = guard.evidence_budgets(torch.tensor([b.num_phones for b in batch]))
+            if evidence is not None:
+                budgets = torch.minimum(budgets, evidence)
+            ids, _ = model.generate(frames, frame_lengths, max_new_tokens=int(budgets.max()),
+                                    stopping_criteria=build_stopping_criteria(guard, 0, budgets),
+                                    logits_processor=build_logits_processors(guard))
+            ids = [guard.postprocess(row) for row in ids]
         for item, row in zip(batch, ids):
             out[item.utt_id] = text_from_token_ids(model.tokenizer, row, item.utt_id)
     return out

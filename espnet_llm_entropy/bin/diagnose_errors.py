@@ -63,6 +63,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle_steps", type=int, default=3000, help="updates of the oracle (default: 3000)")
     p.add_argument("--oracle_llm_conf", action="append", default=[], metavar="KEY=VALUE",
                    help="override the experiment's llm_conf for the oracle, e.g. train_mode=lora")
+    p.add_argument("--decode_config", type=Path, default=None,
+                   help="the full model's decoding config (llm_asr_inference --config): its "
+                   "decoding_guard_conf bounds the oracle's output too (default: the decoder's defaults)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p
@@ -98,6 +101,12 @@ def main(cmd: Optional[List[str]] = None) -> None:
                                      allow_missing=args.allow_missing)
         except (ValueError, FileNotFoundError) as exc:
             sys.exit(f"diagnose_errors: error: {exc}")
+    guard_conf = None
+    if args.decode_config is not None and not args.merge and "llm" in args.parts:
+        try:
+            guard_conf = error_diagnosis.decoding_guard_conf_of(args.decode_config)
+        except (OSError, ValueError) as exc:
+            sys.exit(f"diagnose_errors: error: {exc}")
     sft_args = None
     if not args.merge and "llm" in args.parts:
         try:
@@ -108,7 +117,7 @@ def main(cmd: Optional[List[str]] = None) -> None:
     for part in ([] if args.merge else args.parts):
         error_diagnosis.diagnose_part(part, args.out_dir, args.test_dir, pretrain_exp=args.pretrain_exp,
                                       sft_args=sft_args, train_dir=args.train_dir, oracle_steps=args.oracle_steps,
-                                      seed=args.seed, oracle_llm_conf=overrides)
+                                      seed=args.seed, oracle_llm_conf=overrides, guard_conf=guard_conf)
     if not args.merge and len(args.parts) < len(PARTS):
         print(json.dumps({"written": [str(args.out_dir / f"{p}_side.json") for p in args.parts]}, indent=1))
         return

@@ -491,7 +491,8 @@ class Demo:
         if part == "encoder":
             args += ["--pretrain_exp", self.exp / "pretrain"]
         else:
-            args += ["--train_dir", self.data / "train", "--oracle_steps", self.conf.oracle_steps]
+            args += ["--train_dir", self.data / "train", "--oracle_steps", self.conf.oracle_steps,
+                     "--decode_config", self.conf.conf_dir / "decode.yaml"]
             args += (["--sft_exp", self.exp / "ia_sft"] if sft_args is None
                      else ["--sft_train_args", shlex.join(sft_args)])
         self._run("diagnose_errors", args, self.root / f"diagnosis_{part}.log")

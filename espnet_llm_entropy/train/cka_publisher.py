@@ -16,8 +16,9 @@ State on disk (so a resumed job neither repeats nor loses a publication):
 * ``<exp>/cka_trace.jsonl``: one row per check (step, cka, reference
   version, published version);
 * ``writer.json`` in the publication directory, rewritten at every check:
-  the job's heartbeat and ``checked_step``, the step up to which every
-  version is on disk (what a ``lockstep`` consumer waits for).
+  the job's heartbeat, ``checked_step``, the step up to which every
+  version is on disk, and ``next_check_step``, the earliest step at which
+  the next one can appear (what a ``lockstep`` consumer waits for).
 
 Checks at steps up to the newest publication are skipped after a restart,
 since ESPnet resumes from the last epoch checkpoint and re-runs steps that
@@ -164,16 +165,25 @@ class CKAPublisher:
         return record
 
     # ---------------------------------------------------------------- hooks
-    def before_step(self, step: int, reporter) -> None:
-        """Called before the forward pass of every training step (all ranks)."""
+    def before_step(self, step: int, reporter, total_steps: Optional[int] = None) -> None:
+        """Called before the forward pass of every training step (all ranks).
+
+        ``total_steps``: the step training will end at (its final version's step), when it is
+        known not to stop earlier; it lets the heartbeat vouch that no version comes before the
+        next check (what a lockstep consumer needs to go on without waiting).
+        """
         if step == 0 or step % self.conf.check_interval:
             return
         cka, published = math.nan, 0
         if is_rank0():
             if step > self.skip_until:
                 cka, published = self._check(step)
-            # heartbeat; every version up to this step is on disk (lockstep consumers read it)
-            write_writer_status(self.publish_dir, checked_step=step)
+            # heartbeat: every version up to this step is on disk, and none comes before the next
+            # check or the final publication (lockstep consumers read it)
+            next_check = None
+            if total_steps is not None:
+                next_check = min(step + self.conf.check_interval, max(int(total_steps), step + 1))
+            write_writer_status(self.publish_dir, checked_step=step, next_check_step=next_check)
         cka, published = broadcast_from_rank0([cka, published], self.device)
         if not math.isnan(cka):
             reporter.register({"cka_to_reference": cka})

@@ -32,7 +32,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
@@ -250,16 +250,29 @@ def record_age_s(publish_dir: Union[str, Path], record: EncoderVersion) -> float
 
 
 def write_writer_status(publish_dir: Union[str, Path], finished: bool = False,
-                        checked_step: Optional[int] = None) -> None:
-    """The publishing job's heartbeat: ``writer.json`` with pid, host, time, ``finished`` and
+                        checked_step: Optional[int] = None, next_check_step: Optional[int] = None) -> None:
+    """The publishing job's heartbeat: ``writer.json`` with pid, host, time, ``finished``,
     ``checked_step``: the last pretraining step whose check (and publication, if any) is
-    complete, so every version up to that step is on disk (None: not known)."""
+    complete, so every version up to that step is on disk (None: not known), and
+    ``next_check_step``: the earliest step at which the next version can be published
+    (None: not known, any step after ``checked_step``)."""
     now = time.time()
     write_json_atomic(Path(publish_dir) / WRITER_FILE, {
         "pid": os.getpid(), "host": socket.gethostname(), "heartbeat_unix_time": now,
         "heartbeat": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "finished": bool(finished),
-        "checked_step": checked_step,
+        "checked_step": checked_step, "next_check_step": next_check_step,
     })
+
+
+def earliest_unpublished_step(status: Mapping) -> Optional[int]:
+    """The earliest pretraining step at which a version not yet on disk can be published, from a
+    ``writer.json`` status: its ``next_check_step``, else the step after ``checked_step``
+    (None: neither is known)."""
+    if status.get("next_check_step") is not None:
+        return int(status["next_check_step"])
+    if status.get("checked_step") is not None:
+        return int(status["checked_step"]) + 1
+    return None
 
 
 def read_writer_status(publish_dir: Union[str, Path]) -> Optional[Dict]:

@@ -14,8 +14,8 @@ Modes (``--hot_swap_conf mode=...``):
   of ``replay`` with ``replay_scale`` or ``replay_steps``, which need no
   knowledge of versions still to come. At a decision step the consumer
   waits until the next version is published or the publisher's
-  ``writer.json`` shows (``checked_step``, ``finished``) that it cannot be
-  due yet. The history is the one replay mode gives after pretraining has
+  ``writer.json`` shows (``next_check_step`` or ``checked_step``,
+  ``finished``) that it cannot be due yet. The history is the one replay mode gives after pretraining has
   finished, however fast either job runs: a reproducible run that overlaps
   IA-SFT with pretraining, as the method intends.
 
@@ -64,6 +64,7 @@ from espnet_llm_entropy.models.encoder_checkpoint import check_encoder_state
 from espnet_llm_entropy.train.encoder_versions import (
     EncoderVersion,
     EncoderVersionChecksumError,
+    earliest_unpublished_step,
     load_encoder_version,
     read_published_versions,
     read_writer_status,
@@ -339,16 +340,16 @@ class HotSwapConsumer:
         return steps[index] if 0 <= index < len(steps) else math.inf
 
     def _may_be_due(self, records: Mapping[int, EncoderVersion], version: int, step: int,
-                    checked_step: Optional[int]) -> bool:
-        """Lockstep: whether ``version``, not yet published, could be due at ``step`` given that every
-        version up to pretraining step ``checked_step`` is on disk."""
+                    earliest: Optional[int]) -> bool:
+        """Lockstep: whether ``version``, not yet published, could be due at ``step`` given that it
+        cannot be published before pretraining step ``earliest`` (None: not known)."""
         if self.conf.replay_steps is not None:
             index = version - self.conf.initial_version - 1
             return index < len(self.conf.replay_steps) and step >= int(self.conf.replay_steps[index])
-        if checked_step is None:
+        if earliest is None:
             return True
         first = records[self.conf.initial_version].pretrain_step
-        return int(round((checked_step + 1 - first) * self.conf.replay_scale)) <= step
+        return int(round((earliest - first) * self.conf.replay_scale)) <= step
 
     def _decide_lockstep(self, step: int) -> int:
         """Rank 0, lockstep mode: replay's decision, waiting for the publisher where it must."""
@@ -362,7 +363,8 @@ class HotSwapConsumer:
             records = self._records()
             if nxt in records:
                 return nxt if step >= self._swap_step(records, nxt) else 0
-            if status.get("finished", True) or not self._may_be_due(records, nxt, step, status.get("checked_step")):
+            if status.get("finished", True) or not self._may_be_due(records, nxt, step,
+                                                                    earliest_unpublished_step(status)):
                 return 0  # no more versions, or the next one comes after this step
             if not writer_is_alive(self.publish_dir, self.conf.writer_stale_s):
                 raise RuntimeError(

@@ -169,6 +169,13 @@ class StageHooks:
             return self._train_reporter.get_total_count()
         return self.step
 
+    def planned_total_steps(self) -> Optional[int]:
+        """The step training ends at, when nothing can end it earlier: the epoch length times
+        ``max_epoch`` without early stopping (``patience``) or a drift guard (None otherwise)."""
+        if self.iterations_per_epoch is None or self.options.patience is not None or self.drift is not None:
+            return None
+        return self.iterations_per_epoch * self.options.max_epoch
+
     def wrap_train_iterator(self, iterator: Iterable, reporter) -> Iterable:
         """The epoch's batches, with the per-step hooks run before each one is handed out."""
         self._train_reporter = reporter
@@ -186,7 +193,7 @@ class StageHooks:
                 first[0] = False
             self.step = reporter.get_total_count()
             if self.publisher is not None:
-                self.publisher.before_step(self.step, reporter)
+                self.publisher.before_step(self.step, reporter, self.planned_total_steps())
             if self.consumer is not None:
                 self.consumer.before_step(self.step, reporter, self.iterations_per_epoch,
                                           self.options.max_epoch)

@@ -49,11 +49,20 @@ def test_the_oracle_learns_to_read_phones_into_tokens(oracle_args):
     model = build_oracle_model(oracle_args, num_phones=6)
     tok = model.tokenizer
     items = [
-        OracleItem("a", uniform_phone_frames([1, 2], 8), tok("one two", add_special_tokens=False)["input_ids"]),
-        OracleItem("b", uniform_phone_frames([3, 4], 8), tok("three four", add_special_tokens=False)["input_ids"]),
+        OracleItem("a", uniform_phone_frames([1, 2], 8), tok("one two", add_special_tokens=False)["input_ids"], 0.2, 2),
+        OracleItem("b", uniform_phone_frames([3, 4], 8), tok("three four", add_special_tokens=False)["input_ids"], 0.2,
+                   2),
     ]
     losses = train_oracle(model, items, steps=60, batch_size=2, lr=1e-2, warmup=5, progress=False)
     assert losses[-1] < 0.1 * losses[0]
     hyps = decode_oracle(model, items, batch_size=2)
     assert hyps == {"a": "one two", "b": "three four"}
     assert decode_oracle(model, items[1:], batch_size=1) == {"b": "three four"}
+    # the decoder's guards leave a learned output alone ...
+    from espnet_llm_entropy.decoding.guard_config import DecodingGuardConfig
+
+    assert decode_oracle(model, items, batch_size=2, guard=DecodingGuardConfig()) == hyps
+    # ... and bound it as the full model's decoder does: one token per phone at most here
+    tight = DecodingGuardConfig(min_tokens=1, length_slack=1.0, ctc_tokens_per_phone=0.5)
+    short = decode_oracle(model, items, batch_size=2, guard=tight)
+    assert short == {"a": "one", "b": "three"}

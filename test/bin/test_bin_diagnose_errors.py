@@ -32,3 +32,26 @@ def test_sft_train_args_with_a_missing_token_list_is_an_error_naming_it(tmp_path
     with pytest.raises(SystemExit, match="no_phones.txt: no such file"):
         main(["--parts", "llm", "--sft_train_args", args, "--train_dir", str(tmp_path),
               "--test_dir", str(tmp_path), "--out_dir", str(tmp_path / "out")])
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "guard.yaml: no such file"),
+    ("- a list\n", "guard.yaml: expected a YAML mapping with a decoding_guard_conf mapping"),
+    ("decoding_guard_conf: {length_slak: 2}\n", r"guard.yaml: decoding_guard_conf: unknown option\(s\) \['length_slak'\]"),
+])
+def test_a_bad_decode_config_is_an_error_naming_it(content, message, tmp_path):
+    guard = tmp_path / "guard.yaml"
+    if content is not None:
+        guard.write_text(content)
+    with pytest.raises(SystemExit, match=message):
+        main(["--parts", "llm", "--sft_exp", str(tmp_path), "--train_dir", str(tmp_path), "--decode_config",
+              str(guard), "--test_dir", str(tmp_path), "--out_dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_demo_decode_config_gives_its_guards():
+    from espnet_llm_entropy.analysis.error_diagnosis import decoding_guard_conf_of
+    from espnet_llm_entropy.conf import stage_config
+
+    guard = decoding_guard_conf_of(stage_config("ia_sft").parent / "decode.yaml")
+    assert guard["stop_on_loop"] is True and guard["tokens_per_second"] == 6.0

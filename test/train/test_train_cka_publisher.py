@@ -76,3 +76,40 @@ def test_final_version_only_when_the_encoder_moved_on(helpers, tmp_path, probe_d
     pub = _publisher(tmp_path, probe_dir, tiny_encoder, 5, check_interval=100)
     record = pub.on_training_end(9)  # resumed with more epochs
     assert record.version == 2 and record.final and record.cka is not None
+
+
+
+@pytest.mark.parametrize("total_steps, expected", [(None, [None, None, None]), (7, [4, 6, 7]), (20, [4, 6, 8])])
+def test_heartbeat_vouches_for_the_next_check_only_when_the_end_is_known(helpers, tmp_path, probe_dir, tiny_encoder,
+                                                                          total_steps, expected):
+    """``next_check_step``: the next check, or the final publication when that comes first;
+    nothing when training might stop at any step (a lockstep consumer then waits step by step)."""
+    from espnet_llm_entropy.train.encoder_versions import earliest_unpublished_step, read_writer_status
+
+    (tmp_path / "exp").mkdir()
+    pub = _publisher(tmp_path, probe_dir, tiny_encoder, 0, check_interval=2, threshold=0.5)
+    seen = []
+    for step in range(1, 7):
+        pub.before_step(step, helpers.FakeReporter(), total_steps)
+        status = read_writer_status(tmp_path / "pub")
+        if step % 2 == 0:
+            assert status["checked_step"] == step
+            seen.append(status["next_check_step"])
+            assert earliest_unpublished_step(status) == (step + 1 if total_steps is None else seen[-1])
+    assert seen == expected
+
+
+def test_the_trainer_vouches_for_its_end_only_without_early_stopping():
+    """``StageHooks.planned_total_steps``: epochs x their length, unless ``patience`` or a drift
+    guard may end the run earlier (its final version would then come at an unplanned step)."""
+    from types import SimpleNamespace
+
+    from espnet_llm_entropy.train.multi_stage_trainer import StageHooks
+
+    def plan(iterations, patience=None, drift=None):
+        hooks = SimpleNamespace(iterations_per_epoch=iterations, drift=drift,
+                                options=SimpleNamespace(patience=patience, max_epoch=3))
+        return StageHooks.planned_total_steps(hooks)
+
+    assert plan(625) == 1875
+    assert plan(None) is None and plan(625, patience=2) is None and plan(625, drift=object()) is None

@@ -18,8 +18,8 @@ PUBLISHED_AT = [10, 20, 30, 50]
 
 def _consumer(probe_dir, encoder, pub, out, **conf):
     out.mkdir(parents=True, exist_ok=True)
-    conf = HotSwapConfig.from_dict(dict(publish_dir=str(pub), check_interval=2, poll_s=0.01, wait_timeout_s=20,
-                                        **conf))
+    conf = HotSwapConfig.from_dict({"publish_dir": str(pub), "check_interval": 2, "poll_s": 0.01,
+                                    "wait_timeout_s": 20, **conf})
     return HotSwapConsumer(conf, ProbeSet(ProbeConfig(str(probe_dir))), out, encoder)
 
 
@@ -140,3 +140,21 @@ def test_threads_rise_when_the_final_version_is_in(helpers, tmp_path, probe_dir,
         assert consumer.current == 2 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_lockstep_goes_on_when_the_heartbeat_vouches_for_the_next_check(helpers, tmp_path, probe_dir, tiny_encoder):
+    """No wait between checks: a version can only come at pretraining's next check (step 20 here,
+    swapped in at IA-SFT step 10 with replay_scale 1), so steps 2..8 need nothing from the publisher
+    (alive and silent here); at step 10 the consumer does wait."""
+    states = helpers.perturbed_states(tiny_encoder, 2)
+    pub = tmp_path / "pub"
+    publish_encoder_version(pub, states[0], 1, 10, 0.9, 0)
+    write_writer_status(pub, checked_step=10, next_check_step=20)
+    consumer = _consumer(probe_dir, tiny_encoder, pub, tmp_path / "exp", mode="lockstep", replay_scale=1.0,
+                         wait_timeout_s=0.3)
+    consumer.start(0)
+    start = time.monotonic()
+    _run(consumer, helpers.FakeReporter(), 10)
+    assert time.monotonic() - start < 0.25 and consumer.current == 1
+    with pytest.raises(TimeoutError, match="at step 10 for pretraining"):
+        consumer.before_step(10, helpers.FakeReporter(), 10, 2)
