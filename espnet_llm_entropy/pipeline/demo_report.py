@@ -141,8 +141,9 @@ def _diagnosis_section(root: Path) -> str:
     oracle = d["b_oracle_encoder"]
     full = d.get("c_full_model") or {}
     rows = ["|part measured|test MER %|zh CER %|en WER %|cs MER %|", "|---|---|---|---|---|"]
+    decoding = "greedy with the decoding guards" if oracle.get("decoding_guard_conf") else "greedy"
     for name, scores in (("(b) LLM side on a perfect encoder (oracle phones, "
-                          f"{oracle['steps']} updates)", oracle["scores"]), ("(c) full model", full)):
+                          f"{oracle['steps']} updates, {decoding})", oracle["scores"]), ("(c) full model", full)):
         rows.append(f"|{name}|" + "|".join(_percent(scores, g) for g in ("all", "zh", "en", "cs")) + "|")
     return (
         "## Where the error comes from (test set)\n\n"
