@@ -223,8 +223,10 @@ def diagnose_part(part: str, out_dir: Path, test_dir: Path, pretrain_exp: Option
     return result
 
 
-def merge_parts(out_dir: Path, test_dir: Path, full_model_scores: Optional[Dict] = None) -> Dict:
-    """``out_dir/diagnosis.json`` from the ``<part>_side.json`` files of :func:`diagnose_part` and (c).
+def merge_parts(out_dir: Path, test_dir: Path, full_model_scores: Optional[Dict] = None,
+                coverage: Optional[Dict] = None) -> Dict:
+    """``out_dir/diagnosis.json`` from the ``<part>_side.json`` files of :func:`diagnose_part` and (c)
+    (``coverage``: (c)'s errors split by training coverage, :func:`full_model_coverage`).
 
     Raises:
         FileNotFoundError: a side has not been written.
@@ -237,8 +239,20 @@ def merge_parts(out_dir: Path, test_dir: Path, full_model_scores: Optional[Dict]
             raise FileNotFoundError(f"{path}: the {part} side of the diagnosis has not run")
         result.update(json.loads(path.read_text(encoding="utf-8")))
     result["c_full_model"] = full_model_scores
+    if coverage is not None:
+        result["c_by_template_coverage"] = coverage
     _write_json(out_dir / DIAGNOSIS_FILE, result)
     return result
+
+
+def full_model_coverage(test_dir: Path, hyp_file: Path, train_dir: Path) -> Dict:
+    """(c) split by how many training transcripts share each test sentence's template
+    (:func:`~espnet_llm_entropy.analysis.template_coverage.errors_by_template_coverage`)."""
+    from espnet_llm_entropy.analysis.template_coverage import errors_by_template_coverage
+    from espnet_llm_entropy.fileio.kaldi_map import read_kaldi_text
+
+    return errors_by_template_coverage(read_kaldi_text(Path(test_dir) / "text"), read_kaldi_text(hyp_file),
+                                       read_kaldi_text(Path(train_dir) / "text").values())
 
 
 def diagnose_errors(

@@ -54,7 +54,9 @@ def get_parser() -> argparse.ArgumentParser:
     sft.add_argument("--sft_train_args", type=str, default=None,
                      help="or the llm_asr_train options of such an experiment, one shell-quoted string "
                      "(train_method --dry_run prints them): the experiment need not exist yet")
-    p.add_argument("--train_dir", type=Path, default=None, help="Kaldi data dir the oracle trains on (part llm)")
+    p.add_argument("--train_dir", type=Path, default=None,
+                   help="Kaldi data dir the oracle trains on (part llm); with --hyp, (c) is also split by "
+                   "how many of its transcripts share each test sentence's corpus template")
     p.add_argument("--test_dir", type=Path, required=True, help="Kaldi data dir with text (+ utt2lang)")
     p.add_argument("--out_dir", type=Path, required=True)
     p.add_argument("--hyp", type=Path, default=None, help="the full model's hypotheses of --test_dir (Kaldi text)")
@@ -121,8 +123,11 @@ def main(cmd: Optional[List[str]] = None) -> None:
     if not args.merge and len(args.parts) < len(PARTS):
         print(json.dumps({"written": [str(args.out_dir / f"{p}_side.json") for p in args.parts]}, indent=1))
         return
+    coverage = None
+    if args.hyp is not None and args.train_dir is not None:
+        coverage = error_diagnosis.full_model_coverage(args.test_dir, args.hyp, args.train_dir)
     try:
-        result = error_diagnosis.merge_parts(args.out_dir, args.test_dir, full)
+        result = error_diagnosis.merge_parts(args.out_dir, args.test_dir, full, coverage)
     except FileNotFoundError as exc:
         sys.exit(f"diagnose_errors: error: {exc}")
     summary = {
@@ -131,6 +136,9 @@ def main(cmd: Optional[List[str]] = None) -> None:
         "oracle_mer": result["b_oracle_encoder"]["scores"]["all"]["rate"],
         "full_model_mer": (full or {}).get("all", {}).get("rate"),
     }
+    if coverage is not None:
+        summary["full_model_mer_rare_templates"] = coverage["rare"]["rate"]
+        summary["full_model_mer_covered_templates"] = coverage["covered"]["rate"]
     print(json.dumps(summary, indent=1))
 
 

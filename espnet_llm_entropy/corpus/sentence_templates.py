@@ -42,10 +42,20 @@ POLYPHONIC_CHARACTERS = "调行空长还重乐得地着觉便差只都为相教�
 SlotFiller = Callable[[np.random.Generator], str]
 
 
+class WordChoice:
+    """A slot filler drawing one entry of ``words`` uniformly (its ``words`` tell which texts the
+    slot can hold, e.g. to trace a sentence back to its template)."""
+
+    def __init__(self, words: Sequence[str]):
+        self.words = tuple(words)
+
+    def __call__(self, rng: np.random.Generator) -> str:
+        return self.words[int(rng.integers(len(self.words)))]
+
+
 def pick(words: Sequence[str]) -> SlotFiller:
     """A slot filler drawing one entry of ``words`` uniformly."""
-    items = tuple(words)
-    return lambda rng: items[int(rng.integers(len(items)))]
+    return WordChoice(words)
 
 
 # ---------------------------------------------------------------- word lists

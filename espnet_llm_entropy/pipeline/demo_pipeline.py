@@ -498,11 +498,14 @@ class Demo:
         self._run("diagnose_errors", args, self.root / f"diagnosis_{part}.log")
 
     def add_full_model_to_diagnosis(self) -> None:
-        """``diagnosis/diagnosis.json``: both sides and (c), the full model's test scores (``joint_sft``)."""
-        from espnet_llm_entropy.analysis.error_diagnosis import merge_parts
+        """``diagnosis/diagnosis.json``: both sides and (c), the full model's test scores (``joint_sft``),
+        also split by the training coverage of each test sentence's template."""
+        from espnet_llm_entropy.analysis.error_diagnosis import full_model_coverage, merge_parts
 
+        coverage = full_model_coverage(self.data / "test", self.root / "decode" / "test" / "1best_recog" / "text",
+                                       self.data / "train")
         merge_parts(self.root / "diagnosis", self.data / "test",
-                    json.loads((self.root / "scores.json").read_text()).get("test"))
+                    json.loads((self.root / "scores.json").read_text()).get("test"), coverage)
 
     def robustness(self) -> None:
         """Joint SFT with training-time silence padding and noise.

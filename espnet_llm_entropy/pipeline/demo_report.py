@@ -131,6 +131,10 @@ def _percent(scores: Dict, group: str = "all") -> str:
     return "" if not entry else f"{100 * entry['rate']:.1f}"
 
 
+def _rate(bucket: Dict) -> str:
+    return f"{100 * bucket['rate']:.1f}%" if bucket.get("rate") is not None else "n/a"
+
+
 def _diagnosis_section(root: Path) -> str:
     path = root / "diagnosis" / "diagnosis.json"
     if not path.exists():
@@ -145,13 +149,22 @@ def _diagnosis_section(root: Path) -> str:
     for name, scores in (("(b) LLM side on a perfect encoder (oracle phones, "
                           f"{oracle['steps']} updates, {decoding})", oracle["scores"]), ("(c) full model", full)):
         rows.append(f"|{name}|" + "|".join(_percent(scores, g) for g in ("all", "zh", "en", "cs")) + "|")
+    coverage = d.get("c_by_template_coverage")
+    split = ""
+    if coverage and coverage["rare"]["utts"] and coverage["covered"]["utts"]:
+        rare, covered = coverage["rare"], coverage["covered"]
+        split = (f"\n(c) by the training coverage of each test sentence's corpus template: "
+                 f"{rare['utts']} utterances from templates with fewer than {coverage['min_train']} training "
+                 f"transcripts, {rare['errors']} errors in {rare['ref_units']} units "
+                 f"({_rate(rare)}); the other {covered['utts']}, {covered['errors']} in {covered['ref_units']} "
+                 f"({_rate(covered)}).\n")
     return (
         "## Where the error comes from (test set)\n\n"
         f"- (a) pretrained encoder alone, greedy CTC phone error rate: {100 * per['per']:.1f}% "
         f"({per['errors']} errors / {per['ref_phones']} phones)\n"
         f"- (b) the LLM's text-only perplexity on the test transcripts: {ppl['perplexity']:.2f} per token "
         f"({ppl['bits_per_sentence']:.1f} bits per sentence)\n\n"
-        + "\n".join(rows) + f"\n\nFrom `{path.relative_to(root)}`.\n"
+        + "\n".join(rows) + f"\n{split}\nFrom `{path.relative_to(root)}`.\n"
     )
 
 

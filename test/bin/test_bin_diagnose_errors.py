@@ -55,3 +55,26 @@ def test_the_demo_decode_config_gives_its_guards():
 
     guard = decoding_guard_conf_of(stage_config("ia_sft").parent / "decode.yaml")
     assert guard["stop_on_loop"] is True and guard["tokens_per_second"] == 6.0
+
+
+def test_merge_with_hyp_and_train_dir_splits_the_full_model_by_template_coverage(tmp_path, capsys):
+    import json
+
+    out, test, train = tmp_path / "out", tmp_path / "test", tmp_path / "train"
+    for d in (out, test, train):
+        d.mkdir()
+    (out / "encoder_side.json").write_text('{"a_encoder_phone_error_rate": {"per": 0.1}}')
+    (out / "llm_side.json").write_text(json.dumps({"b_llm_text_perplexity": {"perplexity": 4.0},
+                                                   "b_oracle_encoder": {"scores": {"all": {"rate": 0.2}}}}))
+    (test / "text").write_text("u1 我想吃西瓜\nu2 我的号码是一一一\n", encoding="utf-8")
+    (test / "utt2lang").write_text("u1 zh\nu2 zh\n")
+    (tmp_path / "hyp").write_text("u1 我想吃苹果\nu2 我的号码是一一一\n", encoding="utf-8")
+    numbers = "".join(f"t{i} 我的号码是二{d}\n" for i, d in enumerate("一二三四五六七八九零"))  # 10: covered
+    (train / "text").write_text("t 我想吃苹果\n" + numbers, encoding="utf-8")
+    main(["--merge", "--test_dir", str(test), "--out_dir", str(out), "--hyp", str(tmp_path / "hyp"),
+          "--train_dir", str(train)])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["full_model_mer"] == 2 / 13
+    assert summary["full_model_mer_rare_templates"] == 2 / 5 and summary["full_model_mer_covered_templates"] == 0.0
+    coverage = json.loads((out / "diagnosis.json").read_text())["c_by_template_coverage"]
+    assert coverage["rare"]["rows"][0]["utt_id"] == "u1"

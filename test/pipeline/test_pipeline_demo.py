@@ -125,6 +125,9 @@ def test_diagnosis_and_learning_curves_are_in_the_report(demo_dir):
     assert diagnosis["b_llm_text_perplexity"]["num_sentences"] == 4
     scores = json.loads((demo_dir / "scores.json").read_text())
     assert diagnosis["c_full_model"] == scores["test"]
+    coverage = diagnosis["c_by_template_coverage"]  # every test utterance in one bucket, the errors those of (c)
+    assert coverage["rare"]["utts"] + coverage["covered"]["utts"] == 4 and coverage["unmatched"]["utts"] == 0
+    assert coverage["rare"]["errors"] + coverage["covered"]["errors"] == scores["test"]["all"]["errors"]
     assert "## Where the error comes from" in report
     curves = json.loads((demo_dir / "curves" / "learning_curves.json").read_text())
     assert [r["epoch"] for r in curves["pretrain"]] == [1, 2]
