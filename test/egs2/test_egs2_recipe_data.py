@@ -138,3 +138,15 @@ def test_mini_recipe_builds_the_demo_corpus_and_the_demo_llm():
     for config in ("train_align.yaml", "train_ia_sft.yaml", "train_joint_sft.yaml", "train_pretrain_phoneme_ctc.yaml"):
         link = REPO / "egs2" / "mini_bilingual" / "llm_asr1" / "conf" / config
         assert link.resolve().parent == (REPO / "conf" / "tiny").resolve(), config
+
+
+def test_mini_recipe_pretrains_with_the_corpus_noise_as_the_demo_does():
+    """The demo passes its corpus' noise list to pretraining's non-speech examples; without it they
+    would be synthetic noise only, another training set (measured: another first-epoch loss)."""
+    import yaml
+
+    recipe = REPO / "egs2" / "mini_bilingual" / "llm_asr1"
+    corpus = _shell_defaults(recipe / "local" / "data.sh").get("corpus")
+    method = yaml.safe_load((recipe / "conf" / "method.yaml").read_text())
+    assert corpus and f"--nonspeech_examples_conf noise_scp={corpus}/noise.scp" in method["pretrain_args"]
+    assert "../../mini_an4/asr1/downloads.tar.gz" in (recipe / "local" / "data.sh").read_text()

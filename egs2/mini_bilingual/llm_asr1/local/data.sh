@@ -30,7 +30,8 @@ num_test=60
 num_speakers=20
 seed=0
 nj=2
-an4_dir=          # directory with ESPnet's mini_an4 downloads.tar.gz (adds real AN4 speech/noise)
+an4_dir=          # directory with ESPnet's mini_an4 downloads.tar.gz (adds real AN4 speech/noise);
+                  # default: this checkout's egs2/mini_an4/asr1 when it holds the archive, as the demo does
 llm_dir=data/local/tiny_llm
 
 # shellcheck disable=SC1091
@@ -43,6 +44,10 @@ fi
 
 # shellcheck disable=SC1091
 . ./path.sh
+
+if [ -z "${an4_dir}" ] && [ -f ../../mini_an4/asr1/downloads.tar.gz ]; then
+    an4_dir=../../mini_an4/asr1
+fi
 
 corpus=data/local/mini_corpus
 opts=(--out_dir "${corpus}" --num_train "${num_train}" --num_dev "${num_dev}"
