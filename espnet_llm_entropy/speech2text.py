@@ -297,16 +297,12 @@ class LLMSpeech2Text:
         if prepared.rows:
             rows, lengths = prepared.rows, prepared.lengths
             enc, enc_lengths = self._encode(prepared)
-            budgets = self.guard.max_new_tokens_for_durations(lengths.double() / self.sample_rate)
             log_probs = self.model.ctc_log_probs(enc)  # the gate's evidence and the rescoring's CTC term
             counts = None if log_probs is None else greedy_ctc_lengths(log_probs, enc_lengths)
+            budgets = self.guard.token_budgets(lengths.double() / self.sample_rate, counts)
             keep = torch.ones(len(rows), dtype=torch.bool)
-            if counts is not None:
-                if self.guard.ctc_gate:
-                    keep = gate_keep_mask(counts, self.guard.min_ctc_phones)
-                evidence = self.guard.evidence_budgets(counts)
-                if evidence is not None:
-                    budgets = torch.minimum(budgets, evidence)
+            if counts is not None and self.guard.ctc_gate:
+                keep = gate_keep_mask(counts, self.guard.min_ctc_phones)
             for j in torch.nonzero(~keep).flatten().tolist():
                 results[rows[j]] = empty_hypothesis("no_speech_evidence", int(counts[j]))
             kept = torch.nonzero(keep).flatten()

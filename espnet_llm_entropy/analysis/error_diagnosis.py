@@ -141,9 +141,9 @@ def oracle_error_rates(
     to measure what LoRA alone can learn). ``guard_conf``: the full model's
     ``decoding_guard_conf`` (None: the decoder's defaults), applied to the oracle's greedy output.
     """
-    from espnet_llm_entropy.decoding.guard_config import DecodingGuardConfig
     import torch
 
+    from espnet_llm_entropy.decoding.guard_config import DecodingGuardConfig
     from espnet_llm_entropy.evaluation.asr_scoring import score_by_language
     from espnet_llm_entropy.fileio.atomic import write_text_atomic
 

@@ -159,10 +159,7 @@ def decode_oracle(model, items: Sequence[OracleItem], batch_size: int = 16,
         if guard is None:
             ids, _ = model.generate(frames, frame_lengths, max_new_tokens=64)
         else:
-            budgets = guard.max_new_tokens_for_durations([b.duration_s for b in batch])
-            evidence = guard.evidence_budgets(torch.tensor([b.num_phones for b in batch]))
-            if evidence is not None:
-                budgets = torch.minimum(budgets, evidence)
+            budgets = guard.token_budgets([b.duration_s for b in batch], torch.tensor([b.num_phones for b in batch]))
             ids, _ = model.generate(frames, frame_lengths, max_new_tokens=int(budgets.max()),
                                     stopping_criteria=build_stopping_criteria(guard, 0, budgets),
                                     logits_processor=build_logits_processors(guard))

@@ -164,6 +164,14 @@ class DecodingGuardConfig:
             phone_counts, self.ctc_tokens_per_phone, self.length_slack, self.min_tokens
         )
 
+    def token_budgets(self, durations_s: Union[Sequence[float], torch.Tensor],
+                      phone_counts: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B,) token budgets: the duration's, and at most the phones' when ``phone_counts``
+        (B,) is given and that bound is on."""
+        budgets = self.max_new_tokens_for_durations(durations_s)
+        evidence = None if phone_counts is None else self.evidence_budgets(phone_counts)
+        return budgets if evidence is None else torch.minimum(budgets, evidence)
+
     def postprocess(self, token_ids: Sequence[Hashable]) -> List[Hashable]:
         """Final clean-up of one output (pad/EOS already removed): trim a loop."""
         if not self.trim_loop:
